@@ -1,0 +1,54 @@
+"""A call is everything Asterisk groups under one Linkedid: caller, queue, agent, outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Float, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callcenter.db import Base
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(16))  # inbound | outbound | internal
+    caller: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164
+    caller_raw: Mapped[str | None] = mapped_column(String(80))
+    caller_name: Mapped[str | None] = mapped_column(String(120))
+    called: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164
+    called_raw: Mapped[str | None] = mapped_column(String(80))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    queue: Mapped[str | None] = mapped_column(String(80), index=True)
+    queue_entered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    agent: Mapped[str | None] = mapped_column(String(80), index=True)
+    agent_interface: Mapped[str | None] = mapped_column(String(120))
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    # answered | abandoned | timeout | no_agent | busy | failed | transferred | unanswered
+    outcome: Mapped[str] = mapped_column(String(16), index=True)
+    abandon_position: Mapped[int | None] = mapped_column(Integer)
+    hangup_by: Mapped[str | None] = mapped_column(String(16))  # caller | agent | system
+    transfer_target: Mapped[str | None] = mapped_column(String(80))
+    # True when the end was not seen but deduced (e.g. after an AMI disconnect).
+    end_inferred: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CallLeg(Base):
+    """One Asterisk channel of a call: kept for disputes about who rang, answered, hung up."""
+
+    __tablename__ = "call_legs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    linkedid: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,145 @@
+"""Writes finished calls and agent states in batches, off the event-reading path.
+
+Writes are idempotent (keyed on Linkedid, Uniqueid, recording path, ...), so a batch retried
+after a database outage never writes a call twice. While the database is down, records wait in
+memory and are retried with back-off; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import wave
+from collections import deque
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from callcenter.agents.models import AgentStateChange
+from callcenter.calls.models import Call, CallLeg
+from callcenter.calls.tracker import AgentStateRecord, CallRecord
+from callcenter.db import upsert
+from callcenter.queues.models import QueueEntry
+from callcenter.recordings.models import Recording
+
+log = logging.getLogger(__name__)
+
+Record = CallRecord | AgentStateRecord
+
+
+class RecordWriter:
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+                 *, batch_size: int = 500, max_backoff: float = 10.0) -> None:
+        self._dialect = engine.dialect.name
+        self._sessions = sessions
+        self._queue: deque[Record] = deque()
+        self._wakeup = asyncio.Event()
+        self.batch_size = batch_size
+        self.max_backoff = max_backoff
+        self.written = 0
+        self.database_up = True
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def submit(self, records: list[Record]) -> None:
+        """Never blocks: the AMI reader hands records over and goes on reading."""
+        if records:
+            self._queue.extend(records)
+            self._idle.clear()
+            self._wakeup.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Waits until everything submitted so far is in the database."""
+        async with asyncio.timeout(timeout):
+            await self._idle.wait()
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            if not self._queue:
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = [self._queue[i] for i in range(min(self.batch_size, len(self._queue)))]
+            try:
+                await self._write(batch)
+            except Exception as exc:
+                if self.database_up:
+                    log.error("database write failed; records kept and retried",
+                              extra={"pending": len(self._queue), "error": repr(exc)})
+                self.database_up = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            if not self.database_up:
+                log.info("database back; writing kept records", extra={"pending": len(self._queue)})
+            self.database_up = True
+            backoff = 0.5
+            for _ in batch:
+                self._queue.popleft()
+            self.written += len(batch)
+
+    async def _write(self, batch: list[Record]) -> None:
+        calls = [r for r in batch if isinstance(r, CallRecord)]
+        states = [r for r in batch if isinstance(r, AgentStateRecord)]
+        async with self._sessions() as session, session.begin():
+            if calls:
+                await session.execute(
+                    upsert(self._dialect, Call).on_conflict_do_nothing(index_elements=["linkedid"]),
+                    [_call_row(c) for c in calls],
+                )
+                legs = [asdict(leg) for c in calls for leg in c.legs]
+                if legs:
+                    await session.execute(
+                        upsert(self._dialect, CallLeg).on_conflict_do_nothing(
+                            index_elements=["uniqueid"]), legs)
+                entries = [asdict(e) for c in calls for e in c.queue_entries]
+                if entries:
+                    await session.execute(
+                        upsert(self._dialect, QueueEntry).on_conflict_do_nothing(
+                            index_elements=["linkedid", "uniqueid", "entered_at"]), entries)
+                recordings = [_recording_row(c, path) for c in calls for path in c.recordings]
+                if recordings:
+                    await session.execute(
+                        upsert(self._dialect, Recording).on_conflict_do_nothing(
+                            index_elements=["path"]), recordings)
+            if states:
+                await session.execute(
+                    upsert(self._dialect, AgentStateChange).on_conflict_do_nothing(
+                        index_elements=["agent", "queue", "state", "at"]),
+                    [asdict(s) for s in states],
+                )
+
+
+def _call_row(record: CallRecord) -> dict[str, object]:
+    row = asdict(record)
+    for key in ("recordings", "legs", "queue_entries"):
+        row.pop(key)
+    return row
+
+
+def _recording_row(record: CallRecord, path: str) -> dict[str, object]:
+    file = Path(path)
+    size = duration = None
+    try:
+        size = file.stat().st_size
+        if file.suffix.lower() == ".wav":
+            with wave.open(str(file)) as wav:
+                duration = round(wav.getnframes() / float(wav.getframerate()), 3)
+    except (OSError, wave.Error, EOFError, ZeroDivisionError):
+        pass  # Asterisk may still be closing the file; size/duration stay unknown
+    return {
+        "linkedid": record.linkedid,
+        "path": path,
+        "format": file.suffix.lstrip(".").lower() or "wav",
+        "size_bytes": size,
+        "duration_seconds": duration,
+        "created_at": record.answered_at or record.started_at or datetime.now(UTC),
+    }

@@ -1,0 +1,35 @@
+"""Customers: who is calling, in which language to greet them, whether they are VIP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from callcenter.db import Base
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(160))
+    email: Mapped[str | None] = mapped_column(String(160), index=True)
+    notes: Mapped[str | None] = mapped_column(Text)
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    numbers: Mapped[list[ContactNumber]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class ContactNumber(Base):
+    __tablename__ = "contact_numbers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(32), unique=True)  # E.164
+    label: Mapped[str | None] = mapped_column(String(40))
+    contact: Mapped[Contact] = relationship(back_populates="numbers")

@@ -1,0 +1,64 @@
+"""All settings in one typed place: environment (CALLCENTER_*) over an optional config file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "CALLCENTER_CONFIG"
+
+
+class Settings(BaseSettings):
+    """Defaults give a working first run: SQLite file, AMI/AGI/HTTP on loopback."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLCENTER_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./callcenter.db"
+
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "callcenter"
+    ami_secret: SecretStr = SecretStr("callcenter")
+    ami_ping_interval: float = 10.0
+    ami_action_timeout: float = 10.0
+
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    recordings_dir: Path = Path("recordings")
+    recording_format: str = "wav"
+    default_language: str = "en"
+    # Played before recording starts; a language without it falls back to default_language.
+    announce_prompt: str = "conf-now-recording"
+    # Country assumed for numbers written without an international prefix.
+    default_region: str = "RU"
+    # Dialplan contexts where calls from outside enter: a call touching one is inbound.
+    inbound_contexts: list[str] = Field(default_factory=lambda: ["callcenter-inbound"])
+
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)

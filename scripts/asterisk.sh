@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The local Asterisk 22 (in a Debian sid chroot) used by tests, `make asterisk` and `make demo`.
+#   asterisk.sh up      build the root if needed, install the config, start (or reload a running one)
+#   asterisk.sh down    stop it and release its mounts
+#   asterisk.sh rx CMD  run a CLI command
+# Environment: ASTERISK_ROOT (cache dir), ASTERISK_CONF (asterisk_conf/), ASTERISK_EXTRA_CONF
+# (test-only additions), CALLCENTER_RECORDINGS_DIR (bind-mounted at the same path inside).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+root=${ASTERISK_ROOT:-/var/cache/callcenter/asterisk-sid}
+conf=${ASTERISK_CONF:-$here/asterisk_conf}
+extra=${ASTERISK_EXTRA_CONF:-}
+recordings=${CALLCENTER_RECORDINGS_DIR:-$here/recordings}
+
+rx() { chroot "$root" asterisk -rx "$1"; }
+# var/run inside the root is an absolute link to /run: look through chroot, never from outside
+running() { chroot "$root" test -S /var/run/asterisk/asterisk.ctl && rx "core show version" >/dev/null 2>&1; }
+
+mounts() {
+  mountpoint -q "$root/proc" || mount --bind /proc "$root/proc"
+  mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
+  local rec; rec=$(realpath -m "$recordings")
+  mkdir -p "$rec" "$root$rec"
+  chmod 0777 "$rec"
+  mountpoint -q "$root$rec" || mount --bind "$rec" "$root$rec"
+}
+
+install_conf() {
+  [ -d "$root/etc/asterisk.dist" ] || cp -a "$root/etc/asterisk" "$root/etc/asterisk.dist"
+  rm -rf "$root/etc/asterisk"; mkdir -p "$root/etc/asterisk"
+  # the PBX's own asterisk.conf (directories) stays Debian's; everything else is ours
+  cp "$root/etc/asterisk.dist/asterisk.conf" "$root/etc/asterisk/"
+  cp "$conf"/*.conf "$root/etc/asterisk/"
+  if [ -n "$extra" ]; then cp "$extra"/*.conf "$root/etc/asterisk/"; fi
+  chroot "$root" mkdir -p /var/run/asterisk
+  chroot "$root" chown -R asterisk:asterisk /etc/asterisk /var/run/asterisk /var/log/asterisk \
+    /var/spool/asterisk /var/lib/asterisk
+}
+
+case "${1:-}" in
+  up)
+    "$here/scripts/asterisk-root.sh" "$root"
+    mounts
+    install_conf
+    if running; then
+      rx "core reload" >/dev/null
+      echo "asterisk: reloaded the running one in $root" >&2
+    else
+      : >"$root/var/log/asterisk/console.log"
+      setsid chroot "$root" asterisk -f -U asterisk -G asterisk \
+        </dev/null >>"$root/var/log/asterisk/console.log" 2>&1 &
+      for _ in $(seq 1 100); do running && break; sleep 0.2; done
+      running || { tail -n 20 "$root/var/log/asterisk/console.log" >&2; exit 1; }
+      echo "asterisk: started in $root" >&2
+    fi
+    timeout 60 chroot "$root" asterisk -rx "core waitfullybooted" >/dev/null
+    ;;
+  down)
+    if running; then rx "core stop now" >/dev/null 2>&1 || true; fi
+    for _ in $(seq 1 50); do running || break; sleep 0.2; done
+    rec=$(realpath -m "$recordings")
+    for m in "$root$rec" "$root/dev" "$root/proc"; do mountpoint -q "$m" && umount -l "$m"; done
+    true
+    ;;
+  rx) shift; rx "$*" ;;
+  *) echo "usage: $0 up|down|rx CMD" >&2; exit 2 ;;
+esac

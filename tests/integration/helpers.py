@@ -1,0 +1,60 @@
+"""Placing phone-less calls through the real Asterisk, and waiting for their records."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from sqlalchemy import select
+
+from callcenter.calls.models import Call
+from callcenter.service import Service
+
+
+async def place_inbound_call(service: Service, *, caller: str, name: str = "Test Caller",
+                             did: str = "74950000000", patience: int = 30, talk: int = 2,
+                             variables: dict[str, str] | None = None) -> str:
+    """A caller dials the DID from `caller` and waits up to `patience` seconds (then hangs up).
+
+    Returns the call's Linkedid, preset through Originate's ChannelId.
+    """
+    linkedid = f"test-{uuid.uuid4().hex[:12]}"
+    var = {"__CC_TEST_TALK": str(talk), **(variables or {})}
+    await service.ami.client.action({
+        "Action": "Originate",
+        "Channel": f"Local/{did}@callcenter-inbound",
+        "Application": "Wait",
+        "Data": str(patience),
+        "CallerID": f'"{name}" <{caller}>',
+        "ChannelId": linkedid,
+        "OtherChannelId": f"{linkedid}-2",
+        "Variable": [f"{k}={v}" for k, v in var.items()],
+        "Async": "true",
+    })
+    return linkedid
+
+
+async def login_agent(service: Service, queue: str, name: str, extension: str) -> str:
+    interface = f"Local/{extension}@cc-test-agent/n"
+    await service.ami.client.action({"Action": "QueueAdd", "Queue": queue,
+                                     "Interface": interface, "MemberName": name})
+    return interface
+
+
+async def logout_everyone(service: Service, *queues: str) -> None:
+    for queue in queues:
+        members = await service.ami.client.action_list({"Action": "QueueStatus", "Queue": queue})
+        for member in members:
+            if member.get("Event") == "QueueMember":
+                await service.ami.client.action({"Action": "QueueRemove", "Queue": queue,
+                                                 "Interface": member["Location"]})
+
+
+async def wait_for_call(service: Service, linkedid: str, timeout: float = 60) -> Call:
+    async with asyncio.timeout(timeout):
+        while True:
+            async with service.sessions() as session:
+                call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
+            if call is not None:
+                return call
+            await asyncio.sleep(0.25)

@@ -1,0 +1,132 @@
+"""The real parts tests run against: a throwaway PostgreSQL cluster and the local Asterisk."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASTERISK_SCRIPT = ROOT / "scripts" / "asterisk.sh"
+ASTERISK_ROOT = Path(os.environ.get("ASTERISK_ROOT", "/var/cache/callcenter/asterisk-sid"))
+
+
+def _pg_bin() -> Path:
+    if "PG_BIN" in os.environ:
+        return Path(os.environ["PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
+
+
+def unavailable_reason() -> str | None:
+    """Why this machine cannot run the rig, or None when it can."""
+    if platform.system() != "Linux":
+        return "the real Asterisk/PostgreSQL rig needs Linux"
+    if os.geteuid() != 0:
+        return "the real Asterisk/PostgreSQL rig needs root (chroot, mount)"
+    for tool in ("chroot", "mount"):
+        if shutil.which(tool) is None:
+            return f"the rig needs {tool}"
+    if not (PG_BIN / "initdb").exists():
+        return f"PostgreSQL binaries not found in {PG_BIN} (set PG_BIN)"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Postgres:
+    """A cluster of our own, owned by the postgres user (initdb refuses root)."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.data = base / "data"
+        self.port = free_port()
+        self.user = "postgres"
+
+    def _as_owner(self, *cmd: str) -> list[str]:
+        return ["runuser", "-u", self.user, "--", *cmd] if os.geteuid() == 0 else list(cmd)
+
+    def start(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.base, self.user)
+        subprocess.run(self._as_owner(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust",
+                                      "-U", "callcenter", "-E", "UTF8", "--no-sync"),
+                       check=True, capture_output=True)
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.pg_ctl("start", "-w", "-l", str(self.base / "log"), "-o", options)
+        subprocess.run(self._as_owner(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p",
+                                      str(self.port), "-U", "callcenter", "callcenter"),
+                       check=True, capture_output=True)
+
+    def pg_ctl(self, *args: str) -> None:
+        subprocess.run(self._as_owner(str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args),
+                       check=True, capture_output=True)
+
+    def stop(self) -> None:
+        self.pg_ctl("stop", "-m", "fast", "-w")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://callcenter@127.0.0.1:{self.port}/callcenter"
+
+
+class Asterisk:
+    def __init__(self, recordings: Path) -> None:
+        self.recordings = recordings
+        self.root = ASTERISK_ROOT
+        self.env = {**os.environ, "ASTERISK_ROOT": str(self.root),
+                    "ASTERISK_EXTRA_CONF": str(ROOT / "tests" / "asterisk"),
+                    "CALLCENTER_RECORDINGS_DIR": str(recordings)}
+
+    def _script(self, *args: str, timeout: float = 600) -> str:
+        done = subprocess.run([str(ASTERISK_SCRIPT), *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"asterisk.sh {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def up(self) -> None:
+        self._script("up")
+
+    def down(self) -> None:
+        self._script("down", timeout=60)
+
+    def rx(self, command: str) -> str:
+        return self._script("rx", command, timeout=30)
+
+    def running(self) -> bool:
+        try:
+            self.rx("core show version")
+            return True
+        except (RuntimeError, subprocess.TimeoutExpired):
+            return False
+
+    def queue_log(self) -> list[list[str]]:
+        """Asterisk's own record of queue calls, to check ours against."""
+        path = self.root / "var/log/asterisk/queue_log"
+        if not path.exists():
+            return []
+        return [line.split("|") for line in path.read_text(errors="replace").splitlines()]
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
