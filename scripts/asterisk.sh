@@ -32,6 +32,8 @@ install_conf() {
   cp "$root/etc/asterisk.dist/asterisk.conf" "$root/etc/asterisk/"
   cp "$conf"/*.conf "$root/etc/asterisk/"
   if [ -n "$extra" ]; then cp "$extra"/*.conf "$root/etc/asterisk/"; fi
+  # Debian installs the Russian prompts under their voice's name; Asterisk looks for "ru"
+  [ -e "$root/usr/share/asterisk/sounds/ru" ] || ln -s ru_RU_f_IvrvoiceRU "$root/usr/share/asterisk/sounds/ru"
   chroot "$root" mkdir -p /var/run/asterisk
   chroot "$root" chown -R asterisk:asterisk /etc/asterisk /var/run/asterisk /var/log/asterisk \
     /var/spool/asterisk /var/lib/asterisk

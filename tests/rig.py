@@ -65,11 +65,14 @@ class Postgres:
         subprocess.run(self._as_owner(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust",
                                       "-U", "callcenter", "-E", "UTF8", "--no-sync"),
                        check=True, capture_output=True)
-        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self.pg_ctl("start", "-w", "-l", str(self.base / "log"), "-o", options)
+        self.pg_ctl("start", "-w", "-l", str(self.base / "log"), "-o", self.options)
         subprocess.run(self._as_owner(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p",
                                       str(self.port), "-U", "callcenter", "callcenter"),
                        check=True, capture_output=True)
+
+    @property
+    def options(self) -> str:
+        return f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
 
     def pg_ctl(self, *args: str) -> None:
         subprocess.run(self._as_owner(str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args),

@@ -32,7 +32,7 @@ class Routes:
         self.sessions = sessions
 
     def table(self) -> dict[str, Route]:
-        return {"announce": self.announce}
+        return {"announce": self.announce, "record": self.record}
 
     async def announce(self, agi: Session) -> None:
         """Tells the caller the call is recorded, in their language, then starts MixMonitor."""
@@ -46,12 +46,16 @@ class Routes:
                         extra={"language": language})
             await agi.set_variable("CHANNEL(language)", self.settings.default_language)
             await agi.stream_file(self.settings.announce_prompt)
-        linkedid = await agi.get_variable("CHANNEL(linkedid)") or request.uniqueid
+        await self.record(agi)
+
+    async def record(self, agi: Session) -> None:
+        """Starts MixMonitor into <recordings>/<yyyy>/<mm>/<dd>/<linkedid>.<format>."""
+        linkedid = await agi.get_variable("CHANNEL(linkedid)") or agi.request.uniqueid
         path = recording_path(self.settings.recordings_dir, linkedid, datetime.now(UTC),
                               self.settings.recording_format)
         await agi.exec("MixMonitor", str(path))
         await agi.set_variable("CC_RECORDING", str(path))
-        log.info("recording started", extra={"linkedid": linkedid, "language": language})
+        log.info("recording started", extra={"linkedid": linkedid})
 
     async def _language_for(self, caller: str | None) -> str:
         """The contact's saved language, else the caller's country's, else the default."""

@@ -64,7 +64,7 @@ class AMIClient:
         self._prefix = f"cc-{id(self):x}-"
         self.connected = asyncio.Event()
         self.greeting: str | None = None
-        self._stopping = False
+        self._stopping = asyncio.Event()
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -87,7 +87,7 @@ class AMIClient:
     async def _send(self, fields: dict[str, object], timeout: float | None,
                     collect: bool) -> Message:
         writer = self._writer
-        if writer is None or not self.connected.is_set():
+        if writer is None or (not self.connected.is_set() and fields.get("Action") != "Login"):
             raise AMIError(f"{fields.get('Action')}: not connected to Asterisk")
         action_id = f"{self._prefix}{next(self._ids)}"
         payload = encode_action({**fields, "ActionID": action_id})
@@ -112,7 +112,7 @@ class AMIClient:
     async def run(self) -> None:
         """Connects, reads and reconnects with back-off until stop()."""
         backoff = 1.0
-        while not self._stopping:
+        while not self._stopping.is_set():
             try:
                 await self._session()
                 backoff = 1.0
@@ -121,18 +121,17 @@ class AMIClient:
                           extra={"host": self.host, "port": self.port, "error": str(exc)})
                 backoff = self.max_backoff
             except (OSError, TimeoutError, FrameError, AMIError) as exc:
-                if self._stopping:
+                if self._stopping.is_set():
                     break
                 log.warning("AMI connection lost or unavailable",
                             extra={"host": self.host, "port": self.port, "error": repr(exc),
                                    "retry_in": backoff})
-            if self._stopping:
-                break
-            await asyncio.sleep(backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), backoff)
             backoff = min(backoff * 2, self.max_backoff)
 
     async def stop(self) -> None:
-        self._stopping = True
+        self._stopping.set()
         if self._writer is not None:
             self._writer.close()
 
@@ -148,9 +147,10 @@ class AMIClient:
             if not self.greeting.startswith("Asterisk Call Manager"):
                 raise AMIError(f"not an AMI server: {self.greeting[:60]!r}")
             reading = asyncio.create_task(self._read(reader, parser))
-            self.connected.set()
+            reading.add_done_callback(lambda _task: self._fail_pending())
             try:
                 await self._login()
+                self.connected.set()
                 log.info("AMI connected", extra={"host": self.host, "port": self.port,
                                                  "greeting": self.greeting})
                 if self._on_connect is not None:
@@ -166,12 +166,15 @@ class AMIClient:
             self._writer = None
             if pinger is not None:
                 pinger.cancel()
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(AMIError("connection to Asterisk lost"))
+            self._fail_pending()
             writer.close()
             if self._on_disconnect is not None:
                 self._on_disconnect()
+
+    def _fail_pending(self) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(AMIError("connection to Asterisk lost"))
 
     async def _login(self) -> None:
         try:

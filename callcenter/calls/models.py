@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String
+from sqlalchemy import Boolean, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.db import Base
+from callcenter.db import Base, UTCDateTime
 
 
 class Call(Base):
@@ -21,11 +21,11 @@ class Call(Base):
     caller_name: Mapped[str | None] = mapped_column(String(120))
     called: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164
     called_raw: Mapped[str | None] = mapped_column(String(80))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     queue: Mapped[str | None] = mapped_column(String(80), index=True)
-    queue_entered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queue_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     agent: Mapped[str | None] = mapped_column(String(80), index=True)
     agent_interface: Mapped[str | None] = mapped_column(String(120))
     wait_seconds: Mapped[float | None] = mapped_column(Float)
@@ -33,7 +33,7 @@ class Call(Base):
     # answered | abandoned | timeout | no_agent | busy | failed | transferred | unanswered
     outcome: Mapped[str] = mapped_column(String(16), index=True)
     abandon_position: Mapped[int | None] = mapped_column(Integer)
-    hangup_by: Mapped[str | None] = mapped_column(String(16))  # caller | agent | system
+    hangup_by: Mapped[str | None] = mapped_column(String(16))  # customer | agent | system
     transfer_target: Mapped[str | None] = mapped_column(String(80))
     # True when the end was not seen but deduced (e.g. after an AMI disconnect).
     end_inferred: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -48,7 +48,7 @@ class CallLeg(Base):
     uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
     linkedid: Mapped[str] = mapped_column(String(64), index=True)
     channel: Mapped[str] = mapped_column(String(160))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hangup_cause: Mapped[int | None] = mapped_column(Integer)

@@ -149,6 +149,7 @@ class _Originate:
     agent: str
     agent_interface: str
     customer: str
+    outbound_callerid: str | None
 
 
 class CallTracker:
@@ -170,9 +171,10 @@ class CallTracker:
     # -- input -----------------------------------------------------------------------------
 
     def expect_originate(self, channel_id: str, agent: str, agent_interface: str,
-                         customer: str) -> None:
+                         customer: str, outbound_callerid: str | None = None) -> None:
         """A click-to-call about to be placed with a preset Uniqueid: it is outbound."""
-        self._originates[channel_id] = _Originate(agent, agent_interface, customer)
+        self._originates[channel_id] = _Originate(agent, agent_interface, customer,
+                                                  outbound_callerid)
 
     def handle(self, event: Event) -> list[CallRecord | AgentStateRecord]:
         name = event.get("Event", "")
@@ -182,15 +184,29 @@ class CallTracker:
         ts = _timestamp(event, self._clock)
         return handler(self, event, ts) or []
 
-    def reconcile(self, live_uniqueids: set[str]) -> list[CallRecord]:
-        """After a reconnect: channels we knew that no longer exist ended while we were away."""
+    def reconcile(self, channels: list[Event], queue_entries: Iterable[Event] = (),
+                  lost_at: float | None = None) -> list[CallRecord]:
+        """After a (re)connect, from CoreShowChannels and QueueStatus: adopt channels and queue
+        callers we never saw arrive, and close the calls whose channels ended while we were
+        away, as of `lost_at` (the last moment we know of), marking their end as inferred."""
         now = self._clock()
+        ended_at = lost_at if lost_at is not None else now
+        live = {ch.get("Uniqueid", "") for ch in channels}
+        for channel in channels:
+            if channel.get("Uniqueid") and channel["Uniqueid"] not in self._leg_call:
+                started = now - _duration(channel.get("Duration"))
+                self._on_newchannel(channel, started)
+                if channel.get("ChannelState") == _STATE_UP:
+                    self._on_newstate(channel, started)
+        for entry in queue_entries:
+            found = self._leg(entry)
+            if found and self._stay(found[0], found[1].uniqueid, entry.get("Queue")) is None:
+                self._on_queue_join(entry, now - (_float(entry.get("Wait")) or 0.0))
         finished = []
         for call in list(self.calls.values()):
             for uniqueid in list(call.live):
-                if uniqueid not in live_uniqueids:
-                    leg = call.legs[uniqueid]
-                    leg.ended_at = now
+                if uniqueid not in live:
+                    call.legs[uniqueid].ended_at = max(ended_at, call.legs[uniqueid].created_at)
                     call.live.discard(uniqueid)
                     self._leg_call.pop(uniqueid, None)
             if not call.live:
@@ -338,7 +354,17 @@ class CallTracker:
 
     def _on_agent_complete(self, ev: Event, ts: float) -> None:
         found = self._leg(ev)
-        stay = found and self._stay(found[0], found[1].uniqueid, ev.get("Queue"))
+        if not found:
+            return
+        stay = self._stay(found[0], found[1].uniqueid, ev.get("Queue"))
+        if stay is None or stay.connected_at is None:
+            # Join and connect happened while we were disconnected: AgentComplete carries all
+            # of it (HoldTime and TalkTime in seconds).
+            hold, talk = _float(ev.get("HoldTime")) or 0.0, _float(ev.get("TalkTime")) or 0.0
+            if stay is None:
+                self._on_queue_join(ev, ts - talk - hold)
+            self._on_agent_connect(ev, ts - talk)
+            stay = self._stay(found[0], found[1].uniqueid, ev.get("Queue"))
         if stay:
             stay.talk = _float(ev.get("TalkTime"))
             stay.complete_reason = ev.get("Reason")
@@ -386,8 +412,7 @@ class CallTracker:
 
         if call.outbound is not None:
             direction = "outbound"
-            first = legs[0]
-            caller_raw, caller_name = first.callerid_num or None, first.callerid_name or None
+            caller_raw = call.outbound.outbound_callerid
             called_raw = call.outbound.customer
             agent, agent_interface = call.outbound.agent, call.outbound.agent_interface
         elif entry is not None:
@@ -410,32 +435,34 @@ class CallTracker:
                 talk = round(ended - answered_at, 3)
             if connected.complete_reason == "transfer" or call.transfer_target:
                 outcome = "transferred"
-            hangup_by = {"caller": "caller", "agent": "agent",
+            hangup_by = {"caller": "customer", "agent": "agent",
                          "transfer": "agent"}.get(connected.complete_reason or "")
         elif last_stay is not None:
-            if last_stay.abandoned:
-                outcome = "abandoned"
+            outcome = _stay_outcome(last_stay)
+            if outcome == "abandoned":
                 abandon_position = last_stay.abandon_position
-                wait = last_stay.wait
-            else:
-                outcome = _QUEUESTATUS_OUTCOME.get(last_stay.status or "", "timeout")
-                leave = last_stay.left_at or ended
-                wait = round(leave - last_stay.entered_at, 3)
-            hangup_by = "caller" if outcome == "abandoned" else "system"
+            wait = last_stay.wait
+            if wait is None:
+                wait = round((last_stay.left_at or ended) - last_stay.entered_at, 3)
+            hangup_by = "customer" if outcome == "abandoned" else "system"
         elif call.bridged_at is not None:
             outcome = "transferred" if call.transfer_target else "answered"
             answered_at = call.bridged_at
             talk = round(ended - call.bridged_at, 3)
         elif direction == "inbound":
             outcome = "abandoned"  # hung up before reaching a queue (announce, IVR)
-            hangup_by = "caller"
+            hangup_by = "customer"
         elif any(leg.hangup_cause == _CAUSE_BUSY for leg in legs):
             outcome = "busy"
         else:
             outcome = "failed"
 
         if hangup_by is None and call.first_hangup is not None and outcome != "failed":
-            hangup_by = "caller" if _same_side(call.first_hangup, call, entry) else "agent"
+            if call.outbound is not None:
+                agent_side = _same_side(call.first_hangup, call, legs[0])
+                hangup_by = "agent" if agent_side else "customer"
+            else:
+                hangup_by = "customer" if _same_side(call.first_hangup, call, entry) else "agent"
 
         return CallRecord(
             linkedid=call.linkedid,
@@ -475,9 +502,7 @@ class CallTracker:
                     entered_at=_dt(stay.entered_at),
                     left_at=_dt(stay.left_at) if stay.left_at else None,
                     position=stay.position, agent=stay.agent, wait_seconds=stay.wait,
-                    outcome="answered" if stay.connected_at is not None
-                    else "abandoned" if stay.abandoned
-                    else _QUEUESTATUS_OUTCOME.get(stay.status or "", "timeout"),
+                    outcome=_stay_outcome(stay),
                 )
                 for stay in call.stays
             ),
@@ -505,15 +530,24 @@ class CallTracker:
     }
 
 
-def _same_side(uniqueid: str, call: _Call, entry: _Leg | None) -> bool:
-    """Whether a channel is the caller's: the entry channel or its Local-channel twin."""
-    if entry is None:
+def _stay_outcome(stay: _QueueStay) -> str:
+    """Queue() also sends QueueCallerAbandon when it times out; QUEUESTATUS then tells."""
+    if stay.connected_at is not None:
+        return "answered"
+    if stay.status in _QUEUESTATUS_OUTCOME:
+        return _QUEUESTATUS_OUTCOME[stay.status]
+    return "abandoned"
+
+
+def _same_side(uniqueid: str, call: _Call, reference: _Leg | None) -> bool:
+    """Whether a channel is the reference channel or its Local-channel twin."""
+    if reference is None:
         return False
     leg = call.legs[uniqueid]
-    if leg.uniqueid == entry.uniqueid:
+    if leg.uniqueid == reference.uniqueid:
         return True
-    return entry.channel.startswith("Local/") and (
-        leg.channel.split(";")[0] == entry.channel.split(";")[0])
+    return reference.channel.startswith("Local/") and (
+        leg.channel.split(";")[0] == reference.channel.split(";")[0])
 
 
 def _timestamp(event: Event, clock: Callable[[], float]) -> float:
@@ -525,6 +559,15 @@ def _timestamp(event: Event, clock: Callable[[], float]) -> float:
         except ValueError:
             pass
     return clock()
+
+
+def _duration(value: str | None) -> float:
+    """CoreShowChannel's Duration, "HH:MM:SS"."""
+    try:
+        hours, minutes, seconds = (int(part) for part in (value or "").split(":"))
+    except ValueError:
+        return 0.0
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def _dt(ts: float) -> datetime:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from callcenter.db import Base
+from callcenter.db import Base, UTCDateTime
 
 
 class Contact(Base):
@@ -19,7 +19,7 @@ class Contact(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     numbers: Mapped[list[ContactNumber]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin"
     )

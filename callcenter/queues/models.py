@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, Integer, String, UniqueConstraint
+from sqlalchemy import Float, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callcenter.db import Base
+from callcenter.db import Base, UTCDateTime
 
 
 class QueueEntry(Base):
@@ -18,8 +18,8 @@ class QueueEntry(Base):
     linkedid: Mapped[str] = mapped_column(String(64), index=True)
     uniqueid: Mapped[str] = mapped_column(String(64))  # the caller's channel in the queue
     queue: Mapped[str] = mapped_column(String(80), index=True)
-    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     position: Mapped[int | None] = mapped_column(Integer)
     agent: Mapped[str | None] = mapped_column(String(80))
     wait_seconds: Mapped[float | None] = mapped_column(Float)

@@ -34,6 +34,28 @@ async def place_inbound_call(service: Service, *, caller: str, name: str = "Test
     return linkedid
 
 
+async def transfer_when_connected(service: Service, *, caller: str, target: str) -> str:
+    """A queue call whose agent blind-transfers the caller to `target` once connected."""
+    connected: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    linkedid = ""
+
+    def watch(event: dict[str, str]) -> None:
+        if (event.get("Event") == "AgentConnect" and event.get("Linkedid") == linkedid
+                and not connected.done()):
+            connected.set_result(event["DestChannel"])
+
+    unsubscribe = service.ami.subscribe(watch)
+    try:
+        linkedid = await place_inbound_call(service, caller=caller, talk=30)
+        agent_channel = await asyncio.wait_for(connected, 60)
+    finally:
+        unsubscribe()
+    await asyncio.sleep(1)
+    await service.ami.client.action({"Action": "BlindTransfer", "Channel": agent_channel,
+                                     "Context": "cc-test-customer", "Exten": target})
+    return linkedid
+
+
 async def login_agent(service: Service, queue: str, name: str, extension: str) -> str:
     interface = f"Local/{extension}@cc-test-agent/n"
     await service.ami.client.action({"Action": "QueueAdd", "Queue": queue,

@@ -1,0 +1,137 @@
+"""Asterisk going away, the network cutting, the database stopping: nothing lost or doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from callcenter.api.app import create_app
+from callcenter.calls.models import Call
+from callcenter.migrate import upgrade
+from callcenter.service import Service
+from callcenter.settings import Settings
+from tests.integration.helpers import (
+    login_agent,
+    logout_everyone,
+    place_inbound_call,
+    wait_for_call,
+)
+from tests.integration.proxy import CuttableProxy
+
+pytestmark = pytest.mark.integration
+
+
+async def health(service: Service) -> tuple[int, dict]:
+    transport = httpx.ASGITransport(app=create_app(service=service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/health")
+    return response.status_code, response.json()
+
+
+async def test_stopping_asterisk_is_logged_and_the_listener_reconnects(service, asterisk,
+                                                                      caplog):
+    assert await health(service) == (200, {"status": "ok", "ami": True, "agi": True,
+                                           "database": True})
+    with caplog.at_level(logging.INFO, logger="callcenter"):
+        await asyncio.to_thread(asterisk.down)
+        async with asyncio.timeout(10):
+            while service.ami.connected:  # noqa: ASYNC110 (polling a property)
+                await asyncio.sleep(0.1)
+        status, body = await health(service)
+        assert status == 503 and body["ami"] is False and body["database"] is True
+        assert "AMI connection lost or unavailable" in caplog.text
+
+        await asyncio.to_thread(asterisk.up)
+        async with asyncio.timeout(60):
+            await service.ami.client.connected.wait()
+    assert "AMI connected" in caplog.text
+    assert (await health(service))[0] == 200
+
+    # and calls are followed again
+    linkedid = await place_inbound_call(service, caller="+79161234500", patience=2,
+                                        variables={"CC_QUEUE": "sales"})
+    assert (await wait_for_call(service, linkedid)).outcome == "abandoned"
+
+
+@pytest.fixture
+async def service_behind_proxy(asterisk, tmp_path: Path):
+    """A second listener (own SQLite database) reaching AMI through a cuttable proxy."""
+    proxy = await CuttableProxy(5038).start()
+    url = f"sqlite+aiosqlite:///{tmp_path}/gap.db"
+    await asyncio.to_thread(upgrade, url)
+    svc = Service(Settings(database_url=url, ami_port=proxy.port, agi_port=0,
+                           recordings_dir=tmp_path))
+    await svc.start()
+    async with asyncio.timeout(30):
+        await svc.ami.client.connected.wait()
+    yield svc, proxy
+    await svc.stop()
+    await proxy.stop()
+
+
+async def test_calls_through_a_network_gap_get_exactly_one_correct_record(
+        service, service_behind_proxy):
+    behind, proxy = service_behind_proxy
+    await logout_everyone(service, "support", "sales")
+    await login_agent(service, "support", "Anna", "2001")
+    try:
+        long_call = await place_inbound_call(service, caller="+79161230001", talk=6)
+        short_call = await place_inbound_call(service, caller="+79161230002", patience=2,
+                                              variables={"CC_QUEUE": "sales"})
+        await asyncio.sleep(1.5)  # both calls known to the listener, neither ended
+        proxy.refusing = True
+        proxy.cut()
+        await asyncio.sleep(3)  # the short call ends unseen; the long one is still talking
+        proxy.refusing = False
+        async with asyncio.timeout(30):
+            await behind.ami.client.connected.wait()
+
+        truth_long = await wait_for_call(service, long_call)
+        truth_short = await wait_for_call(service, short_call)
+        seen_long = await wait_for_call(behind, long_call)
+        seen_short = await wait_for_call(behind, short_call)
+    finally:
+        await logout_everyone(service, "support", "sales")
+
+    # the call that outlived the gap: exactly as the uninterrupted listener saw it
+    assert not seen_long.end_inferred
+    for field in ("outcome", "agent", "wait_seconds", "talk_seconds", "caller", "called",
+                  "queue", "ended_at"):
+        assert getattr(seen_long, field) == getattr(truth_long, field), field
+    # answered while disconnected: deduced from AgentComplete's whole-second TalkTime
+    assert abs((seen_long.answered_at - truth_long.answered_at).total_seconds()) < 1
+    # the call that ended unseen: closed once, its end inferred, within the gap
+    assert seen_short.end_inferred
+    assert (seen_short.caller, seen_short.queue) == (truth_short.caller, truth_short.queue)
+    assert seen_short.ended_at <= truth_short.ended_at
+    async with behind.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Call)) == 2
+
+
+async def test_database_down_for_30_seconds_loses_nothing(service, postgres, caplog):
+    await logout_everyone(service, "support", "sales")
+    await login_agent(service, "support", "Anna", "2001")
+    try:
+        await asyncio.to_thread(postgres.stop)
+        calls = [await place_inbound_call(service, caller=f"+7916444000{i}", talk=1)
+                 for i in range(3)]
+        calls += [await place_inbound_call(service, caller="+79164440009", patience=1,
+                                           variables={"CC_QUEUE": "sales"})]
+        await asyncio.sleep(30)
+        assert service.writer.pending >= len(calls)
+        assert (await health(service))[1]["database"] is False
+        await asyncio.to_thread(postgres.pg_ctl, "start", "-w", "-l",
+                                str(postgres.base / "log"), "-o", postgres.options)
+        records = [await wait_for_call(service, lid, timeout=60) for lid in calls]
+    finally:
+        await logout_everyone(service, "support", "sales")
+    assert [r.outcome for r in records] == ["answered"] * 3 + ["abandoned"]
+    assert "database write failed; records kept and retried" in caplog.text
+    async with service.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Call).where(
+            Call.linkedid.in_(calls))) == len(calls)

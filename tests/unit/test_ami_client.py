@@ -1,0 +1,130 @@
+"""The AMI client against a loopback peer: each of panoramisk 1.4's known faults, avoided."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from callcenter.ami.client import AMIClient, AMIError
+from tests.unit.fake_ami import FakeAMI
+from tests.unit.trace import trace_bytes
+
+
+@pytest.fixture
+async def peer():
+    fake = await FakeAMI().start()
+    yield fake
+    await fake.stop()
+
+
+def client_for(peer: FakeAMI, events: list, **kwargs) -> AMIClient:
+    return AMIClient("127.0.0.1", peer.port, "u", "s", on_event=events.append, **kwargs)
+
+
+async def connected(client: AMIClient) -> asyncio.Task:
+    task = asyncio.create_task(client.run())
+    await asyncio.wait_for(client.connected.wait(), 5)
+    await asyncio.sleep(0.05)  # login answered
+    return task
+
+
+async def stop(client: AMIClient, task: asyncio.Task) -> None:
+    await client.stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_events_arrive_in_order_from_one_big_read(peer):
+    events: list = []
+    client = client_for(peer, events)
+    task = await connected(client)
+    data = trace_bytes("answered")
+    peer.send(data)
+    expected = data.count(b"\r\nEvent: ") + data.startswith(b"Event: ")
+    for _ in range(100):
+        if len(events) >= expected:
+            break
+        await asyncio.sleep(0.02)
+    assert len(events) == expected
+    stamps = [float(e["Timestamp"]) for e in events if "Timestamp" in e]
+    assert stamps == sorted(stamps)  # never newest-first
+    await stop(client, task)
+
+
+async def test_a_failing_callback_loses_only_its_own_event(peer, caplog):
+    seen: list = []
+
+    def handler(event):
+        if event.get("Uniqueid") == "bad":
+            raise RuntimeError("boom")
+        seen.append(event["Uniqueid"])
+
+    client = AMIClient("127.0.0.1", peer.port, "u", "s", on_event=handler)
+    task = await connected(client)
+    peer.send(b"Event: Hangup\r\nUniqueid: a\r\n\r\nEvent: Hangup\r\nUniqueid: bad\r\n\r\n"
+              b"Event: Hangup\r\nUniqueid: c\r\n\r\n")
+    await asyncio.sleep(0.1)
+    assert seen == ["a", "c"]
+    assert client.connected.is_set()
+    assert "event handler failed" in caplog.text
+    await stop(client, task)
+
+
+async def test_action_without_answer_times_out(peer):
+    client = client_for(peer, [], action_timeout=0.2)
+    task = await connected(client)
+    with pytest.raises(AMIError, match="no answer"):
+        await client.action({"Action": "QueueStatus"})
+    await stop(client, task)
+
+
+async def test_action_while_disconnected_fails_at_once():
+    client = AMIClient("127.0.0.1", 1, "u", "s", on_event=lambda e: None)
+    with pytest.raises(AMIError, match="not connected"):
+        await asyncio.wait_for(client.action({"Action": "Originate", "Async": "true"}), 1)
+
+
+async def test_unanswered_originate_is_not_sent_again_after_reconnect(peer):
+    client = client_for(peer, [], action_timeout=5)
+    task = await connected(client)
+    pending = asyncio.create_task(client.action({"Action": "Originate", "Async": "true"}))
+    await asyncio.sleep(0.1)
+    peer.drop()
+    with pytest.raises(AMIError, match="lost"):
+        await asyncio.wait_for(pending, 3)
+    await asyncio.wait_for(client.connected.wait(), 5)  # reconnected (backoff 1 s)
+    await asyncio.sleep(0.2)
+    assert [a["Action"] for a in peer.actions].count("Originate") == 1
+    assert peer.logins == 2
+    await stop(client, task)
+
+
+async def test_unanswered_ping_closes_a_half_open_connection(peer, caplog):
+    peer.answer_ping = False
+    client = client_for(peer, [], ping_interval=0.2)
+    task = await connected(client)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(50):
+            if "ping unanswered" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+    assert "ping unanswered" in caplog.text
+    await stop(client, task)
+
+
+async def test_refused_login_is_an_error_and_backs_off(peer, caplog):
+    peer.accept_login = False
+    client = client_for(peer, [], max_backoff=30)
+    task = asyncio.create_task(client.run())
+    await asyncio.sleep(1.0)
+    assert peer.logins == 1  # not retried every 2 s: it waits max_backoff
+    assert "login refused" in caplog.text
+    await stop(client, task)
+
+
+async def test_list_action_collects_its_events(peer):
+    client = client_for(peer, [])
+    task = await connected(client)
+    assert await client.action_list({"Action": "CoreShowChannels"}) == []
+    await stop(client, task)
