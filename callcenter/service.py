@@ -12,6 +12,7 @@ from callcenter.ami.listener import AMIListener
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import CallTracker
 from callcenter.db import create_engine, ping, session_factory
+from callcenter.ivr.config import load_ivr
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,12 @@ class Service:
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.tracker = CallTracker(settings.inbound_contexts, settings.default_region)
-        self.writer = RecordWriter(self.engine, self.sessions)
+        self.writer = RecordWriter(self.engine, self.sessions,
+                                   dead_letter=settings.spool_dir / "unwritten-records.jsonl")
         self.ami = AMIListener(settings, self.tracker, self.writer)
+        ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port,
-                                 Routes(settings, self.sessions).table())
+                                 Routes(settings, self.sessions, ivr).table())
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -37,6 +38,8 @@ class Settings(BaseSettings):
     http_port: int = 8000
 
     recordings_dir: Path = Path("recordings")
+    # Records the database refused (bad data) are kept here, never dropped.
+    spool_dir: Path = Path("spool")
     recording_format: str = "wav"
     default_language: str = "en"
     # Played before recording starts; a language without it falls back to default_language.
@@ -45,6 +48,15 @@ class Settings(BaseSettings):
     default_region: str = "RU"
     # Dialplan contexts where calls from outside enter: a call touching one is inbound.
     inbound_contexts: list[str] = Field(default_factory=lambda: ["callcenter-inbound"])
+
+    # IVR menus (TOML); None: the sample shipped in callcenter/ivr/menus.toml
+    ivr_file: Path | None = None
+    # Queue priority (QUEUE_PRIO) given to VIP contacts; higher is answered first.
+    vip_priority: int = 10
+    # A contact who opted out of recording: "skip" (no recording) or "flag" (record, flagged).
+    recording_opt_out: Literal["skip", "flag"] = "skip"
+    # Longest a FastAGI route waits for the database before going on without it.
+    agi_db_timeout: float = 0.5
 
     log_level: str = "INFO"
 

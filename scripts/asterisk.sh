@@ -56,6 +56,8 @@ case "${1:-}" in
       echo "asterisk: started in $root" >&2
     fi
     timeout 60 chroot "$root" asterisk -rx "core waitfullybooted" >/dev/null
+    # messages.log shows what was played to whom, in which language
+    rx "core set verbose 3" >/dev/null
     ;;
   down)
     if running; then rx "core stop now" >/dev/null 2>&1 || true; fi

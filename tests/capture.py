@@ -16,6 +16,7 @@ from pathlib import Path
 
 from callcenter.ami.protocol import encode_action
 from callcenter.calls.clicktocall import click_to_call
+from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.migrate import upgrade
 from callcenter.service import Service
 from callcenter.settings import Settings
@@ -26,7 +27,7 @@ from tests.integration.helpers import (
     transfer_when_connected,
     wait_for_call,
 )
-from tests.rig import Asterisk
+from tests.rig import Asterisk, write_test_ivr
 
 TRACES = Path(__file__).parent / "traces"
 
@@ -57,6 +58,18 @@ async def clicktocall(svc: Service) -> list[str]:
                                 customer_e164="+79169876543")]
 
 
+async def ivr(svc: Service) -> list[str]:
+    """A VIP contact (Russian) picks billing (3), then sales (1) in the IVR."""
+    async with svc.sessions() as session:
+        contact = Contact(name="Мария Иванова", language="ru", vip=True)
+        contact.numbers.append(ContactNumber(number="+79031234567"))
+        session.add(contact)
+        await session.commit()
+    await login_agent(svc, "sales", "Sveta", "2003")
+    return [await place_inbound_call(svc, caller="+79031234567", name="",
+                                     variables={"CC_IVR_MENU": "main"}, press=["3", "1"])]
+
+
 async def agents(svc: Service) -> list[str]:
     interface = await login_agent(svc, "support", "Boris", "2002")
     await svc.ami.client.action({"Action": "QueuePause", "Queue": "support",
@@ -69,7 +82,8 @@ async def agents(svc: Service) -> list[str]:
     return []
 
 
-SCENARIOS = {f.__name__: f for f in (answered, abandoned, timeout, transfer, clicktocall, agents)}
+SCENARIOS = {f.__name__: f for f in (answered, abandoned, timeout, transfer, clicktocall, ivr,
+                                     agents)}
 
 
 async def record(name: str, svc: Service, settings: Settings) -> None:
@@ -107,7 +121,8 @@ async def main(names: list[str]) -> None:
     pbx.up()
     url = f"sqlite+aiosqlite:///{work}/capture.db"
     await asyncio.to_thread(upgrade, url)
-    settings = Settings(database_url=url, recordings_dir=recordings)
+    settings = Settings(database_url=url, recordings_dir=recordings,
+                        ivr_file=write_test_ivr(work))
     svc = Service(settings)
     await svc.start()
     await asyncio.wait_for(svc.ami.client.connected.wait(), 30)

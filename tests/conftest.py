@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rig import Asterisk, Postgres, unavailable_reason
+from tests.rig import Asterisk, Postgres, unavailable_reason, write_test_ivr
 
 TRACES = Path(__file__).parent / "traces"
 
@@ -66,13 +66,18 @@ async def migrated_postgres(postgres: Postgres) -> str:
 
 
 @pytest.fixture(scope="session")
-async def service(migrated_postgres: str, asterisk: Asterisk,
-                  recordings_dir: Path) -> AsyncIterator[object]:
+def ivr_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_test_ivr(tmp_path_factory.mktemp("ivr"))
+
+
+@pytest.fixture(scope="session")
+async def service(migrated_postgres: str, asterisk: Asterisk, recordings_dir: Path,
+                  ivr_file: Path) -> AsyncIterator[object]:
     from callcenter.service import Service
     from callcenter.settings import Settings
 
     settings = Settings(database_url=migrated_postgres, recordings_dir=recordings_dir,
-                        ami_ping_interval=2.0)
+                        ami_ping_interval=2.0, ivr_file=ivr_file)
     svc = Service(settings)
     await svc.start()
     async with asyncio.timeout(30):

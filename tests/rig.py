@@ -8,7 +8,9 @@ import shutil
 import socket
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 ASTERISK_SCRIPT = ROOT / "scripts" / "asterisk.sh"
@@ -117,12 +119,32 @@ class Asterisk:
         except (RuntimeError, subprocess.TimeoutExpired):
             return False
 
+    def played(self, channel: str) -> list[tuple[str, str]]:
+        """(sound file, language) pairs Asterisk's log says it played to a channel."""
+        path = self.root / "var/log/asterisk/messages.log"
+        found = []
+        for line in path.read_text(errors="replace").splitlines():
+            if f"<{channel}>" in line and "Playing '" in line:
+                sound = line.split("Playing '", 1)[1].split("'", 1)[0].rsplit(".", 1)[0]
+                language = line.rsplit("(language '", 1)[-1].split("'", 1)[0]
+                found.append((sound, language))
+        return found
+
     def queue_log(self) -> list[list[str]]:
         """Asterisk's own record of queue calls, to check ours against."""
         path = self.root / "var/log/asterisk/queue_log"
         if not path.exists():
             return []
         return [line.split("|") for line in path.read_text(errors="replace").splitlines()]
+
+
+def write_test_ivr(directory: Path) -> Path:
+    """The test menus (tests/asterisk/ivr.toml), "closed" on holiday today in their timezone."""
+    today = datetime.now(ZoneInfo("Europe/Moscow")).date().isoformat()
+    path = directory / "ivr.toml"
+    path.write_text((ROOT / "tests" / "asterisk" / "ivr.toml").read_text()
+                    .replace("{today}", today))
+    return path
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.2):

@@ -30,13 +30,19 @@ class Call(Base):
     agent_interface: Mapped[str | None] = mapped_column(String(120))
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     talk_seconds: Mapped[float | None] = mapped_column(Float)
-    # answered | abandoned | timeout | no_agent | busy | failed | transferred | unanswered
-    outcome: Mapped[str] = mapped_column(String(16), index=True)
+    # answered | abandoned | timeout | no_agent | busy | failed | transferred
+    # | voicemail | callback_requested | closed (IVR out of hours)
+    outcome: Mapped[str] = mapped_column(String(24), index=True)
     abandon_position: Mapped[int | None] = mapped_column(Integer)
     hangup_by: Mapped[str | None] = mapped_column(String(16))  # customer | agent | system
     transfer_target: Mapped[str | None] = mapped_column(String(80))
     # True when the end was not seen but deduced (e.g. after an AMI disconnect).
     end_inferred: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    vip: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # where the caller went in the IVR, e.g. "main>3>billing>1"
+    ivr_path: Mapped[str | None] = mapped_column(String(200))
+    recording_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class CallLeg(Base):

@@ -2,12 +2,15 @@
 
 Writes are idempotent (keyed on Linkedid, Uniqueid, recording path, ...), so a batch retried
 after a database outage never writes a call twice. While the database is down, records wait in
-memory and are retried with back-off; nothing is dropped.
+memory and are retried with back-off; nothing is dropped. A record the database refuses while
+it is up (bad data) would block every record behind it: it is set aside, whole, as a JSON line
+in the dead-letter file, and the rest go on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import wave
 from collections import deque
@@ -18,27 +21,33 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcenter.agents.models import AgentStateChange
+from callcenter.callbacks.service import close_callbacks, request_callback
 from callcenter.calls.models import Call, CallLeg
 from callcenter.calls.tracker import AgentStateRecord, CallRecord
-from callcenter.db import upsert
+from callcenter.db import ping, upsert
 from callcenter.queues.models import QueueEntry
 from callcenter.recordings.models import Recording
 
 log = logging.getLogger(__name__)
 
 Record = CallRecord | AgentStateRecord
+# Callers who waited in a queue and were not answered: to be called back.
+CALLBACK_OUTCOMES = frozenset({"abandoned", "timeout", "no_agent"})
 
 
 class RecordWriter:
     def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
-                 *, batch_size: int = 500, max_backoff: float = 10.0) -> None:
+                 *, dead_letter: Path, batch_size: int = 500, max_backoff: float = 10.0) -> None:
+        self._engine = engine
         self._dialect = engine.dialect.name
+        self.dead_letter = dead_letter
         self._sessions = sessions
         self._queue: deque[Record] = deque()
         self._wakeup = asyncio.Event()
         self.batch_size = batch_size
         self.max_backoff = max_backoff
         self.written = 0
+        self.set_aside = 0
         self.database_up = True
         self._idle = asyncio.Event()
         self._idle.set()
@@ -71,13 +80,16 @@ class RecordWriter:
             try:
                 await self._write(batch)
             except Exception as exc:
-                if self.database_up:
-                    log.error("database write failed; records kept and retried",
-                              extra={"pending": len(self._queue), "error": repr(exc)})
-                self.database_up = False
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-                continue
+                if await ping(self._engine):
+                    await self._write_one_by_one(batch)
+                else:
+                    if self.database_up:
+                        log.error("database write failed; records kept and retried",
+                                  extra={"pending": len(self._queue), "error": repr(exc)})
+                    self.database_up = False
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self.max_backoff)
+                    continue
             if not self.database_up:
                 log.info("database back; writing kept records", extra={"pending": len(self._queue)})
             self.database_up = True
@@ -86,15 +98,40 @@ class RecordWriter:
                 self._queue.popleft()
             self.written += len(batch)
 
+    async def _write_one_by_one(self, batch: list[Record]) -> None:
+        """The database is up but refused the batch: find the record it refuses."""
+        for record in batch:
+            try:
+                await self._write([record])
+            except Exception as exc:
+                if not await ping(self._engine):
+                    raise  # it went down meanwhile: the batch is retried whole, idempotently
+                self._set_aside(record, exc)
+
+    def _set_aside(self, record: Record, exc: Exception) -> None:
+        log.error("record refused by the database; kept in the dead-letter file",
+                  extra={"linkedid": getattr(record, "linkedid", None),
+                         "file": str(self.dead_letter), "error": repr(exc)[:300]})
+        self.dead_letter.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"type": type(record).__name__, "error": repr(exc)[:1000],
+                           "record": asdict(record)}, default=str, ensure_ascii=False)
+        with self.dead_letter.open("a", encoding="utf-8") as file:
+            file.write(line + "\n")
+        self.set_aside += 1
+
     async def _write(self, batch: list[Record]) -> None:
         calls = [r for r in batch if isinstance(r, CallRecord)]
         states = [r for r in batch if isinstance(r, AgentStateRecord)]
         async with self._sessions() as session, session.begin():
+            new: set[str] = set()
             if calls:
-                await session.execute(
-                    upsert(self._dialect, Call).on_conflict_do_nothing(index_elements=["linkedid"]),
+                inserted = await session.execute(
+                    upsert(self._dialect, Call)
+                    .on_conflict_do_nothing(index_elements=["linkedid"])
+                    .returning(Call.linkedid),
                     [_call_row(c) for c in calls],
                 )
+                new = set(inserted.scalars())
                 legs = [asdict(leg) for c in calls for leg in c.legs]
                 if legs:
                     await session.execute(
@@ -110,12 +147,29 @@ class RecordWriter:
                     await session.execute(
                         upsert(self._dialect, Recording).on_conflict_do_nothing(
                             index_elements=["path"]), recordings)
+            for call in calls:
+                if call.linkedid in new:  # a call written before has had its effects
+                    await _update_callbacks(session, call)
             if states:
                 await session.execute(
                     upsert(self._dialect, AgentStateChange).on_conflict_do_nothing(
                         index_elements=["agent", "queue", "state", "at"]),
                     [asdict(s) for s in states],
                 )
+
+
+async def _update_callbacks(session: AsyncSession, call: CallRecord) -> None:
+    """Abandoned callers become callbacks; a connected call with the number closes them."""
+    customer = call.called if call.direction == "outbound" else call.caller
+    if customer is None or call.direction == "internal":
+        return
+    if call.outcome in ("answered", "transferred"):
+        await close_callbacks(session, number=customer, linkedid=call.linkedid,
+                              at=call.answered_at or call.ended_at)
+    elif call.direction == "inbound" and call.queue and call.outcome in CALLBACK_OUTCOMES:
+        await request_callback(session, number=customer, queue=call.queue, source="abandoned",
+                               at=call.ended_at, linkedid=call.linkedid,
+                               wait_seconds=call.wait_seconds)
 
 
 def _call_row(record: CallRecord) -> dict[str, object]:

@@ -31,6 +31,11 @@ _QUEUESTATUS_OUTCOME = {
     "LEAVEUNAVAIL": "no_agent",
 }
 _CAUSE_BUSY = 17
+_SERVICE_VARIABLES = frozenset({"CC_CONTACT_ID", "CC_VIP", "CC_IVR_PATH", "CC_ACTION",
+                                "CC_RECORDING_OPTOUT"})
+# Where an inbound call ended when the IVR sent it elsewhere than a queue (CC_ACTION).
+_IVR_OUTCOME = {"voicemail": "voicemail", "callback": "callback_requested", "hangup": "closed"}
+_TRACKED_VARIABLES = _SERVICE_VARIABLES | {"MIXMONITOR_FILENAME", "QUEUESTATUS"}
 _STATE_UP = "6"
 
 
@@ -81,6 +86,10 @@ class CallRecord:
     hangup_by: str | None
     transfer_target: str | None
     end_inferred: bool
+    contact_id: int | None
+    vip: bool
+    ivr_path: str | None
+    recording_opt_out: bool
     recordings: tuple[str, ...]
     legs: tuple[LegRecord, ...]
     queue_entries: tuple[QueueEntryRecord, ...]
@@ -142,6 +151,8 @@ class _Call:
     recordings: list[str] = field(default_factory=list)
     transfer_target: str | None = None
     outbound: _Originate | None = None
+    # set by our FastAGI routes as channel variables, seen as VarSet
+    service_vars: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +240,9 @@ class CallTracker:
         call.legs[uniqueid] = leg
         call.live.add(uniqueid)
         self._leg_call[uniqueid] = linkedid
-        if call.entry_leg is None and leg.context in self.inbound_contexts:
+        if leg.context in self.inbound_contexts and (
+                call.entry_leg is None or _is_local_twin(call.legs[call.entry_leg], leg)):
+            # of a Local channel pair, the ;2 half is the one running the inbound dialplan
             call.entry_leg = uniqueid
         originate = self._originates.pop(uniqueid, None)
         if originate is not None:
@@ -286,7 +299,7 @@ class CallTracker:
 
     def _on_varset(self, ev: Event, ts: float) -> None:
         variable = ev.get("Variable", "")
-        if variable not in ("MIXMONITOR_FILENAME", "QUEUESTATUS"):
+        if variable not in _TRACKED_VARIABLES:
             return
         found = self._leg(ev)
         if not found:
@@ -296,6 +309,8 @@ class CallTracker:
         if variable == "MIXMONITOR_FILENAME":
             if value and value not in call.recordings:
                 call.recordings.append(value)
+        elif variable in _SERVICE_VARIABLES:
+            call.service_vars[variable] = value
         else:
             stay = self._stay(call, leg.uniqueid)
             if stay is not None and stay.status is None:
@@ -449,6 +464,9 @@ class CallTracker:
             outcome = "transferred" if call.transfer_target else "answered"
             answered_at = call.bridged_at
             talk = round(ended - call.bridged_at, 3)
+        elif direction == "inbound" and call.service_vars.get("CC_ACTION") in _IVR_OUTCOME:
+            outcome = _IVR_OUTCOME[call.service_vars["CC_ACTION"]]
+            hangup_by = "system"
         elif direction == "inbound":
             outcome = "abandoned"  # hung up before reaching a queue (announce, IVR)
             hangup_by = "customer"
@@ -487,6 +505,10 @@ class CallTracker:
             hangup_by=hangup_by,
             transfer_target=call.transfer_target,
             end_inferred=inferred,
+            contact_id=_int(call.service_vars.get("CC_CONTACT_ID")),
+            vip=call.service_vars.get("CC_VIP") == "1",
+            ivr_path=call.service_vars.get("CC_IVR_PATH") or None,
+            recording_opt_out=call.service_vars.get("CC_RECORDING_OPTOUT") == "1",
             recordings=tuple(call.recordings),
             legs=tuple(
                 LegRecord(uniqueid=leg.uniqueid, linkedid=call.linkedid, channel=leg.channel,
@@ -548,6 +570,11 @@ def _same_side(uniqueid: str, call: _Call, reference: _Leg | None) -> bool:
         return True
     return reference.channel.startswith("Local/") and (
         leg.channel.split(";")[0] == reference.channel.split(";")[0])
+
+
+def _is_local_twin(first: _Leg, second: _Leg) -> bool:
+    return (first.channel.startswith("Local/") and first.channel.endswith(";1")
+            and second.channel == first.channel[:-1] + "2")
 
 
 def _timestamp(event: Event, clock: Callable[[], float]) -> float:

@@ -19,6 +19,8 @@ class Contact(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(8))
+    # The customer asked not to be recorded: handled as settings.recording_opt_out says.
+    recording_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     numbers: Mapped[list[ContactNumber]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin"

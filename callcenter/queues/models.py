@@ -23,4 +23,4 @@ class QueueEntry(Base):
     position: Mapped[int | None] = mapped_column(Integer)
     agent: Mapped[str | None] = mapped_column(String(80))
     wait_seconds: Mapped[float | None] = mapped_column(Float)
-    outcome: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(24))

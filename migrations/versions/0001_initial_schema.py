@@ -73,7 +73,7 @@ def upgrade() -> None:
     sa.Column('agent_interface', sa.String(length=120), nullable=True),
     sa.Column('wait_seconds', sa.Float(), nullable=True),
     sa.Column('talk_seconds', sa.Float(), nullable=True),
-    sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('outcome', sa.String(length=24), nullable=False),
     sa.Column('abandon_position', sa.Integer(), nullable=True),
     sa.Column('hangup_by', sa.String(length=16), nullable=True),
     sa.Column('transfer_target', sa.String(length=80), nullable=True),
@@ -112,7 +112,7 @@ def upgrade() -> None:
     sa.Column('position', sa.Integer(), nullable=True),
     sa.Column('agent', sa.String(length=80), nullable=True),
     sa.Column('wait_seconds', sa.Float(), nullable=True),
-    sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('outcome', sa.String(length=24), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_queue_entries')),
     sa.UniqueConstraint('linkedid', 'uniqueid', 'entered_at', name=op.f('uq_queue_entries_linkedid_uniqueid_entered_at'))
     )

@@ -13,13 +13,17 @@ from callcenter.service import Service
 
 async def place_inbound_call(service: Service, *, caller: str, name: str = "Test Caller",
                              did: str = "74950000000", patience: int = 30, talk: int = 2,
-                             variables: dict[str, str] | None = None) -> str:
+                             variables: dict[str, str] | None = None,
+                             press: list[str] | None = None) -> str:
     """A caller dials the DID from `caller` and waits up to `patience` seconds (then hangs up).
 
+    `press`: keys the caller presses, one each time the IVR waits for a digit.
     Returns the call's Linkedid, preset through Originate's ChannelId.
     """
     linkedid = f"test-{uuid.uuid4().hex[:12]}"
     var = {"__CC_TEST_TALK": str(talk), **(variables or {})}
+    if press:
+        _press_when_asked(service, linkedid, list(press))
     await service.ami.client.action({
         "Action": "Originate",
         "Channel": f"Local/{did}@callcenter-inbound",
@@ -32,6 +36,32 @@ async def place_inbound_call(service: Service, *, caller: str, name: str = "Test
         "Async": "true",
     })
     return linkedid
+
+
+def _press_when_asked(service: Service, linkedid: str, keys: list[str]) -> None:
+    """Sends the next key as DTMF from the caller's phone each time the IVR starts waiting
+    (our ivr route sets CC_IVR_PATH just before GET DATA)."""
+    phone: list[str] = []
+    pressing: set[asyncio.Task[None]] = set()
+
+    async def press(key: str) -> None:
+        await asyncio.sleep(0.7)  # GET DATA is playing its prompt by now
+        await service.ami.client.action({"Action": "PlayDTMF", "Channel": phone[0],
+                                         "Digit": key, "Duration": 200})
+
+    def watch(event: dict[str, str]) -> None:
+        if event.get("Linkedid") != linkedid:
+            return
+        if event.get("Event") == "Newchannel" and event.get("Uniqueid") == linkedid:
+            phone.append(event["Channel"])
+        elif event.get("Event") == "VarSet" and event.get("Variable") == "CC_IVR_PATH" and keys:
+            task = asyncio.create_task(press(keys.pop(0)))
+            pressing.add(task)
+            task.add_done_callback(pressing.discard)
+        elif event.get("Event") == "Hangup" and event.get("Uniqueid") == linkedid:
+            unsubscribe()
+
+    unsubscribe = service.ami.subscribe(watch)
 
 
 async def transfer_when_connected(service: Service, *, caller: str, target: str) -> str:
