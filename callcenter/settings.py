@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     default_language: str = "en"
     # Played before recording starts; a language without it falls back to default_language.
     announce_prompt: str = "conf-now-recording"
+    # Per-language recordings of the notice, e.g. {"ru": "custom/zapis-razgovora"}.
+    announce_prompts: dict[str, str] = Field(default_factory=dict)
     # Country assumed for numbers written without an international prefix.
     default_region: str = "RU"
     # Dialplan contexts where calls from outside enter: a call touching one is inbound.

@@ -16,7 +16,9 @@ from urllib.parse import parse_qsl, unquote
 MAX_ENV_LINES = 200
 MAX_LINE = 8192
 
-_RESULT = re.compile(r"^(?P<code>\d{3}) result=(?P<result>\S*)(?: \((?P<data>.*?)\))?(?P<rest>.*)$")
+# "200 result=1 (data, may hold parentheses) endpos=1234"
+_RESULT = re.compile(r"^(?P<code>\d{3}) result=(?P<result>\S*)(?: \((?P<data>.*)\))?"
+                     r"(?P<rest>(?: [a-z]+=\S*)*)$")
 
 
 class AGIError(Exception):
@@ -139,7 +141,13 @@ class Session:
                 while not (reply := await self._read_line()).startswith("520 "):
                     usage.append(reply)
                 raise AGIError(520, "\n".join(usage))
-        response = parse_response(reply)
+        try:
+            response = parse_response(reply)
+        except AGIError as exc:
+            if exc.code == 511:  # "Command Not Permitted on a dead channel"
+                self.hung_up = True
+                raise AGIHangup() from None
+            raise
         if response.code != 200:
             raise AGIError(response.code, reply[4:])
         if self.hung_up:
@@ -166,6 +174,15 @@ class Session:
 
     async def stream_file(self, prompt: str, escape_digits: str = "") -> Response:
         return await self.command("STREAM FILE", prompt, escape_digits, timeout=120)
+
+    async def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str:
+        """Digits pressed ("" when none); result=-1 is the channel failing, i.e. hanging up."""
+        response = await self.command("GET DATA", prompt, timeout_ms, max_digits,
+                                      timeout=timeout_ms / 1000 + 120)
+        if response.value < 0:
+            self.hung_up = True
+            raise AGIHangup()
+        return response.result.strip()
 
     async def exec(self, application: str, options: str = "") -> Response:
         return await self.command("EXEC", application, options, timeout=120)

@@ -62,7 +62,8 @@ class Routes:
                 log.info("caller opted out of recording: not recorded",
                          extra={"contact_id": contact.id})
                 return
-        await self._play(agi, self.settings.announce_prompt, language)
+        prompt = self.settings.announce_prompts.get(language, self.settings.announce_prompt)
+        await self._play(agi, prompt, language)
         await self.record(agi)
 
     async def record(self, agi: Session) -> None:
@@ -133,10 +134,7 @@ class Routes:
         for _attempt in range(menu.retries):
             # the path so far, also while waiting: a hang-up here is recorded with it
             await agi.set_variable("CC_IVR_PATH", ">".join(path))
-            response = await agi.command("GET DATA", prompt, int(menu.timeout * 1000), 1)
-            digit = response.result.strip()
-            if response.value < 0:  # -1: the channel failed or hung up
-                raise ConnectionError("GET DATA failed")
+            digit = await agi.get_data(prompt, int(menu.timeout * 1000), 1)
             if digit in menu.options:
                 path.append(digit)
                 return menu.options[digit]

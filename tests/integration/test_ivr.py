@@ -108,6 +108,18 @@ async def test_caller_hanging_up_in_the_menu_is_recorded_where_they_left(service
     assert call.ivr_path == "main"
 
 
+async def test_caller_who_opted_out_is_not_recorded_and_the_call_is_flagged(service, agents):
+    number = unique_number()
+    await add_contact(service, number, name="Private Person", recording_opt_out=True)
+    linkedid = await place_inbound_call(service, caller=number, variables={"CC_QUEUE": "sales"})
+    call = await wait_for_call(service, linkedid, timeout=60)
+    assert call.outcome == "answered" and call.recording_opt_out
+    async with service.sessions() as session:
+        assert list(await session.scalars(select(Recording).where(
+            Recording.linkedid == linkedid))) == []
+    assert not list(service.settings.recordings_dir.rglob(f"{linkedid}.*"))
+
+
 async def test_callback_request_from_the_menu(service, agents):
     number = unique_number()
     linkedid = await place_inbound_call(service, caller=number, variables=IVR, press=["8"])
