@@ -1,22 +1,14 @@
 """Every table, imported in one place for Alembic and for create-all in tests."""
 
 from callcenter.agents.models import Agent, AgentStateChange
+from callcenter.audit.models import AuditEntry
 from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call, CallLeg
-from callcenter.contacts.models import Contact, ContactNumber
+from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.db import Base
 from callcenter.queues.models import QueueEntry
 from callcenter.recordings.models import Recording
+from callcenter.users.models import ApiToken, User
 
-__all__ = [
-           "Agent",
-           "AgentStateChange",
-           "Base",
-           "Call",
-           "CallLeg",
-           "Callback",
-           "Contact",
-           "ContactNumber",
-           "QueueEntry",
-           "Recording",
-]
+__all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
+           "Callback", "CardField", "Contact", "ContactNumber", "QueueEntry", "Recording", "User"]

@@ -44,6 +44,19 @@ def _valid(text: str, region: str | None) -> bool:
         return False
 
 
+def dialable(raw: str, default_region: str, allowed_regions: list[str],
+             denied_prefixes: list[str]) -> str:
+    """The E.164 number an agent may dial, or ValueError saying why not."""
+    e164 = to_e164(raw, default_region)
+    if e164 is None or not _valid(e164, None):
+        raise ValueError("not a valid phone number")
+    if allowed_regions and region_of(e164) not in allowed_regions:
+        raise ValueError("calls to this country are not allowed")
+    if any(e164.startswith(prefix) for prefix in denied_prefixes):
+        raise ValueError("calls to this number range are not allowed")
+    return e164
+
+
 def region_of(e164: str) -> str | None:
     """ISO country of an E.164 number ("RU", "DE"), for choosing the caller's language."""
     try:

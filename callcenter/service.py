@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+from datetime import UTC, datetime
 
 from callcenter.agi.routes import Routes
 from callcenter.agi.server import FastAGIServer
 from callcenter.ami.listener import AMIListener
+from callcenter.calls.pops import ScreenPopHub
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import CallTracker
 from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
+from callcenter.recordings.retention import purge_expired
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,18 +31,23 @@ class Service:
         self.sessions = session_factory(self.engine)
         self.tracker = CallTracker(settings.inbound_contexts, settings.default_region)
         self.writer = RecordWriter(self.engine, self.sessions,
-                                   dead_letter=settings.spool_dir / "unwritten-records.jsonl")
+                                   dead_letter=settings.spool_dir / "unwritten-records.jsonl",
+                                   keep_unanswered_recordings=settings.keep_unanswered_recordings)
         self.ami = AMIListener(settings, self.tracker, self.writer)
+        self.pops = ScreenPopHub(self.sessions, settings.default_region)
+        self.ami.subscribe(self.pops.on_event)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port,
                                  Routes(settings, self.sessions, ivr).table())
         self._tasks: list[asyncio.Task[None]] = []
+        self.secret_key = _secret_key(settings)
 
     async def start(self) -> None:
         self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)
         await self.agi.start()
         self._tasks = [asyncio.create_task(self.writer.run(), name="record-writer"),
-                       asyncio.create_task(self.ami.client.run(), name="ami")]
+                       asyncio.create_task(self.ami.client.run(), name="ami"),
+                       asyncio.create_task(self._retention(), name="retention")]
         log.info("callcenter started")
 
     async def stop(self) -> None:
@@ -54,6 +64,31 @@ class Service:
         await self.engine.dispose()
         log.info("callcenter stopped")
 
+    async def _retention(self, every: float = 3600) -> None:
+        """Deletes expired recordings hourly; a failed run is logged and tried next hour."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with self.sessions() as session:
+                    await purge_expired(session, now=datetime.now(UTC),
+                                        default_days=self.settings.retention_days,
+                                        days_by_queue=self.settings.retention_days_by_queue)
+            except Exception as exc:
+                log.error("retention run failed", extra={"error": repr(exc)})
+
     async def health(self) -> dict[str, bool]:
         return {"ami": self.ami.connected, "agi": self.agi.serving,
                 "database": await ping(self.engine)}
+
+
+def _secret_key(settings: Settings) -> bytes:
+    """The configured key, or one generated once and kept (0600) beside the spool."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    path = settings.spool_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()

@@ -60,6 +60,20 @@ class Settings(BaseSettings):
     # Longest a FastAGI route waits for the database before going on without it.
     agi_db_timeout: float = 0.5
 
+    # Signs login tokens and recording URLs; unset: generated once into spool_dir/secret_key.
+    secret_key: SecretStr | None = None
+    login_token_minutes: int = 480
+    recording_url_seconds: int = 300
+
+    # Click-to-call: countries agents may dial (empty: any) and ranges they may not.
+    dial_allowed_regions: list[str] = Field(default_factory=lambda: ["RU"])
+    dial_denied_prefixes: list[str] = Field(default_factory=lambda: ["+7809", "+7803"])
+    # Recordings of calls never answered are deleted unless this is set.
+    keep_unanswered_recordings: bool = False
+    # Retention in days, by default and per queue (e.g. {"sales": 30}); 0: keep forever.
+    retention_days: int = 365
+    retention_days_by_queue: dict[str, int] = Field(default_factory=dict)
+
     log_level: str = "INFO"
 
     @classmethod

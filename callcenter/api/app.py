@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from callcenter import __version__
-from callcenter.api import calls, health
+from callcenter.api import (
+    admin,
+    agents,
+    auth,
+    callbacks,
+    calls,
+    contacts,
+    health,
+    queues,
+    recordings,
+    screenpop,
+)
 from callcenter.service import Service
 from callcenter.settings import Settings
 
@@ -30,6 +41,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app = FastAPI(title="callcenter", version=__version__, lifespan=lifespan)
     app.state.service = service
-    app.include_router(health.router)
-    app.include_router(calls.router)
+    for module in (health, auth, calls, screenpop, contacts, recordings, agents, queues,
+                   callbacks, admin):
+        app.include_router(module.router)
     return app

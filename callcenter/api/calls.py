@@ -1,26 +1,38 @@
-"""Call records: search for supervisors."""
+"""Calls: search and CSV export for supervisors (agents: their own), click-to-call."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 
+from callcenter.ami.client import AMIError
+from callcenter.api.auth import Agent, Principal
 from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.calls.clicktocall import click_to_call
 from callcenter.calls.models import Call
-from callcenter.phone import to_e164
+from callcenter.contacts.card import mask_for
+from callcenter.phone import dialable, to_e164
 from callcenter.recordings.models import Recording
+from callcenter.service import Service
 
 router = APIRouter(tags=["calls"])
+
+CSV_COLUMNS = ["linkedid", "direction", "caller", "called", "started_at", "queue",
+               "answered_at", "ended_at", "agent", "wait_seconds", "talk_seconds", "outcome",
+               "abandon_position", "hangup_by", "transfer_target", "ivr_path"]
 
 
 class RecordingOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    path: str
     format: str
     duration_seconds: float | None
     size_bytes: int | None
@@ -45,32 +57,24 @@ class CallOut(BaseModel):
     abandon_position: int | None
     hangup_by: str | None
     transfer_target: str | None
+    ivr_path: str | None
+    vip: bool
     end_inferred: bool
     recordings: list[RecordingOut] = []
 
 
-@router.get("/calls", response_model=list[CallOut])
-async def search_calls(
-    db: DbDep,
-    service: ServiceDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    number: str | None = None,
-    agent: str | None = None,
-    queue: str | None = None,
-    outcome: str | None = None,
-    linkedid: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[CallOut]:
-    """Newest first."""
+def _query(principal: Principal, region: str, since: datetime | None, until: datetime | None,
+           number: str | None, agent: str | None, queue: str | None, outcome: str | None,
+           linkedid: str | None, min_talk: float | None, max_talk: float | None) -> Select:
     query = select(Call).order_by(Call.started_at.desc(), Call.id.desc())
+    if principal.is_agent:  # agents see only calls of their own
+        query = query.where(Call.agent == principal.agent_name)
     if since:
         query = query.where(Call.started_at >= since)
     if until:
         query = query.where(Call.started_at < until)
     if number:
-        e164 = to_e164(number, service.settings.default_region)
+        e164 = to_e164(number, region)
         if e164 is None:
             raise HTTPException(422, "number is not a phone number")
         query = query.where(or_(Call.caller == e164, Call.called == e164))
@@ -78,6 +82,38 @@ async def search_calls(
                           (Call.linkedid, linkedid)):
         if value:
             query = query.where(column == value)
+    if min_talk is not None:
+        query = query.where(Call.talk_seconds >= min_talk)
+    if max_talk is not None:
+        query = query.where(Call.talk_seconds <= max_talk)
+    return query
+
+
+def _shown(call: Call, principal: Principal) -> dict[str, object]:
+    return {"caller": mask_for(principal.role, call.caller, None),
+            "called": mask_for(principal.role, call.called, None)}
+
+
+@router.get("/calls", response_model=None,
+            responses={200: {"model": list[CallOut], "content": {"text/csv": {}}}})
+async def search_calls(
+    db: DbDep, service: ServiceDep, principal: Agent,
+    since: datetime | None = None, until: datetime | None = None,
+    number: str | None = None, agent: str | None = None, queue: str | None = None,
+    outcome: str | None = None, linkedid: str | None = None,
+    min_talk: Annotated[float | None, Query(ge=0)] = None,
+    max_talk: Annotated[float | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    format: Literal["json", "csv"] = "json",
+) -> list[CallOut] | StreamingResponse:
+    """Newest first. `format=csv` streams every match row by row (no limit)."""
+    query = _query(principal, service.settings.default_region, since, until, number, agent,
+                   queue, outcome, linkedid, min_talk, max_talk)
+    if format == "csv":
+        return StreamingResponse(
+            _csv_rows(service, query, principal), media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="calls.csv"'})
     calls = list(await db.scalars(query.limit(limit).offset(offset)))
     recordings: dict[str, list[Recording]] = {}
     if calls:
@@ -87,8 +123,60 @@ async def search_calls(
             recordings.setdefault(rec.linkedid, []).append(rec)
     out = []
     for call in calls:
-        item = CallOut.model_validate(call)
+        item = CallOut.model_validate(call).model_copy(update=_shown(call, principal))
         item.recordings = [RecordingOut.model_validate(r)
                            for r in recordings.get(call.linkedid, [])]
         out.append(item)
     return out
+
+
+async def _csv_rows(service: Service, query: Select,
+                    principal: Principal) -> AsyncIterator[str]:
+    """Streams from a server-side cursor: 100,000 rows never sit in memory at once."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    yield buffer.getvalue()
+    async with service.sessions() as session:
+        result = await session.stream_scalars(query.execution_options(yield_per=1000))
+        async for call in result:
+            buffer.seek(0)
+            buffer.truncate()
+            shown = _shown(call, principal)
+            writer.writerow([shown.get(c, getattr(call, c)) for c in CSV_COLUMNS])
+            yield buffer.getvalue()
+
+
+class ClickToCall(BaseModel):
+    number: str
+
+
+class CallStarted(BaseModel):
+    call_id: str
+
+
+@router.post("/calls", response_model=CallStarted, status_code=202)
+async def start_call(body: ClickToCall, principal: Agent, service: ServiceDep) -> CallStarted:
+    """Rings the agent's own phone, then dials the customer; progress on /ws/agent."""
+    return CallStarted(call_id=await place_click_to_call(service, principal, body.number))
+
+
+async def place_click_to_call(service: Service, principal: Principal, number: str) -> str:
+    if not principal.interface or not principal.agent_name:
+        raise HTTPException(409, "this user has no agent phone")
+    settings = service.settings
+    try:
+        customer = dialable(number, settings.default_region, settings.dial_allowed_regions,
+                            settings.dial_denied_prefixes)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    try:
+        call_id = await click_to_call(
+            service.ami.client, service.tracker, agent=principal.agent_name,
+            agent_interface=principal.interface, customer_e164=customer,
+            outbound_callerid=principal.outbound_callerid,
+            before_originate=lambda cid: service.pops.track_click_to_call(
+                cid, principal.interface))
+    except AMIError as exc:
+        raise HTTPException(503, f"Asterisk unavailable: {exc}") from None
+    return call_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from callcenter.ami.client import AMIClient
 from callcenter.calls.tracker import CallTracker
@@ -16,7 +17,8 @@ OUTBOUND_CONTEXT = "callcenter-outbound"
 async def click_to_call(ami: AMIClient, tracker: CallTracker, *, agent: str,
                         agent_interface: str, customer_e164: str,
                         outbound_callerid: str | None = None,
-                        ring_seconds: int = 30) -> str:
+                        ring_seconds: int = 30,
+                        before_originate: Callable[[str], None] | None = None) -> str:
     """Places the call and returns its id (the Linkedid, preset so it is known at once).
 
     The agent's phone shows the customer's number; the customer sees outbound_callerid.
@@ -25,6 +27,8 @@ async def click_to_call(ami: AMIClient, tracker: CallTracker, *, agent: str,
         raise ValueError("customer number must be E.164")
     call_id = f"c2c-{uuid.uuid4().hex[:16]}"
     tracker.expect_originate(call_id, agent, agent_interface, customer_e164, outbound_callerid)
+    if before_originate is not None:
+        before_originate(call_id)
     variables = [f"CC_AGENT={agent}"]
     if outbound_callerid:
         variables.append(f"CC_OUTBOUND_CALLERID={outbound_callerid}")

@@ -37,10 +37,12 @@ CALLBACK_OUTCOMES = frozenset({"abandoned", "timeout", "no_agent"})
 
 class RecordWriter:
     def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
-                 *, dead_letter: Path, batch_size: int = 500, max_backoff: float = 10.0) -> None:
+                 *, dead_letter: Path, keep_unanswered_recordings: bool = False,
+                 batch_size: int = 500, max_backoff: float = 10.0) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
         self.dead_letter = dead_letter
+        self.keep_unanswered_recordings = keep_unanswered_recordings
         self._sessions = sessions
         self._queue: deque[Record] = deque()
         self._wakeup = asyncio.Event()
@@ -108,6 +110,10 @@ class RecordWriter:
                     raise  # it went down meanwhile: the batch is retried whole, idempotently
                 self._set_aside(record, exc)
 
+    def _keeps_recordings(self, call: CallRecord) -> bool:
+        """A call nobody answered leaves no recording behind (unless configured to)."""
+        return self.keep_unanswered_recordings or call.answered_at is not None
+
     def _set_aside(self, record: Record, exc: Exception) -> None:
         log.error("record refused by the database; kept in the dead-letter file",
                   extra={"linkedid": getattr(record, "linkedid", None),
@@ -142,7 +148,12 @@ class RecordWriter:
                     await session.execute(
                         upsert(self._dialect, QueueEntry).on_conflict_do_nothing(
                             index_elements=["linkedid", "uniqueid", "entered_at"]), entries)
-                recordings = [_recording_row(c, path) for c in calls for path in c.recordings]
+                kept = [c for c in calls if c.linkedid in new and self._keeps_recordings(c)]
+                for call in calls:
+                    if call.linkedid in new and not self._keeps_recordings(call):
+                        await asyncio.to_thread(_delete_files, call.recordings)
+                recordings = await asyncio.to_thread(  # stats files: off the event loop
+                    lambda: [_recording_row(c, path) for c in kept for path in c.recordings])
                 if recordings:
                     await session.execute(
                         upsert(self._dialect, Recording).on_conflict_do_nothing(
@@ -170,6 +181,11 @@ async def _update_callbacks(session: AsyncSession, call: CallRecord) -> None:
         await request_callback(session, number=customer, queue=call.queue, source="abandoned",
                                at=call.ended_at, linkedid=call.linkedid,
                                wait_seconds=call.wait_seconds)
+
+
+def _delete_files(paths: tuple[str, ...]) -> None:
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
 
 
 def _call_row(record: CallRecord) -> dict[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.db import Base, UTCDateTime
@@ -19,12 +19,24 @@ class Contact(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(8))
+    # Further card fields (company, passport, address, ...): shown to agents only when an
+    # admin marks the field agent-visible; passport, address and e-mail never are.
+    fields: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     # The customer asked not to be recorded: handled as settings.recording_opt_out says.
     recording_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     numbers: Mapped[list[ContactNumber]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin"
     )
+
+
+class CardField(Base):
+    """An admin's decision about a custom card field."""
+
+    __tablename__ = "card_fields"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    agent_visible: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ContactNumber(Base):

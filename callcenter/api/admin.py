@@ -1,0 +1,126 @@
+"""Administration: users and their tokens, agent-visible card fields, the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from callcenter.api.auth import Admin, Supervisor, client_ip
+from callcenter.api.deps import DbDep
+from callcenter.audit.log import audit
+from callcenter.audit.models import AuditEntry
+from callcenter.contacts.models import CardField
+from callcenter.users.models import User
+from callcenter.users.service import create_token, create_user
+
+router = APIRouter(tags=["admin"])
+
+
+class NewUser(BaseModel):
+    username: str = Field(min_length=1, max_length=80, pattern=r"^[\w.@-]+$")
+    role: Literal["agent", "supervisor", "admin"]
+    password: str | None = Field(None, min_length=8)
+    agent_name: str | None = None
+    interface: str | None = Field(None, pattern=r"^[A-Za-z]+/[^\s,|]+$")
+    outbound_callerid: str | None = None
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    username: str
+    role: str
+    agent_name: str | None
+    interface: str | None
+    active: bool
+
+
+class UserCreated(UserOut):
+    token: str = Field(description="shown once; only its hash is kept")
+
+
+@router.post("/users", response_model=UserCreated, status_code=201)
+async def add_user(body: NewUser, principal: Admin, db: DbDep, request: Request) -> UserCreated:
+    try:
+        user = await create_user(db, **body.model_dump())
+        token = await create_token(db, user)
+        audit(db, username=principal.username, action="user.create", object_type="user",
+              object_id=user.id, client=client_ip(request), details=f"role={user.role}")
+        await db.commit()
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except IntegrityError:
+        raise HTTPException(409, "username, agent name or interface already taken") from None
+    return UserCreated(**UserOut.model_validate(user).model_dump(), token=token)
+
+
+@router.get("/users", response_model=list[UserOut])
+async def list_users(principal: Admin, db: DbDep) -> list[User]:
+    return list(await db.scalars(select(User).order_by(User.username)))
+
+
+class TokenOut(BaseModel):
+    token: str
+
+
+@router.post("/users/{user_id}/tokens", response_model=TokenOut, status_code=201)
+async def add_token(user_id: int, principal: Admin, db: DbDep, request: Request,
+                    days: Annotated[int | None, Query(ge=1, le=3650)] = None) -> TokenOut:
+    user = await db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "no such user")
+    token = await create_token(db, user, ttl=timedelta(days=days) if days else None)
+    audit(db, username=principal.username, action="token.create", object_type="user",
+          object_id=user_id, client=client_ip(request))
+    await db.commit()
+    return TokenOut(token=token)
+
+
+class CardFields(BaseModel):
+    agent_visible: list[str]
+
+
+@router.put("/admin/card-fields", response_model=CardFields)
+async def set_card_fields(body: CardFields, principal: Admin, db: DbDep,
+                          request: Request) -> CardFields:
+    """Which custom card fields agents may see (passport, address, e-mail: never)."""
+    for field in await db.scalars(select(CardField)):
+        await db.delete(field)
+    for name in sorted(set(body.agent_visible)):
+        db.add(CardField(name=name, agent_visible=True))
+    audit(db, username=principal.username, action="card_fields.set", object_type="card_fields",
+          client=client_ip(request), details=",".join(sorted(set(body.agent_visible))))
+    await db.commit()
+    return body
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    username: str
+    action: str
+    object_type: str
+    object_id: str | None
+    client: str | None
+    details: str | None
+
+
+@router.get("/audit", response_model=list[AuditOut])
+async def audit_log(principal: Supervisor, db: DbDep, username: str | None = None,
+                    action: str | None = None, since: datetime | None = None,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                    offset: Annotated[int, Query(ge=0)] = 0) -> list[AuditEntry]:
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if username:
+        query = query.where(AuditEntry.username == username)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if since:
+        query = query.where(AuditEntry.at >= since)
+    return list(await db.scalars(query.limit(limit).offset(offset)))

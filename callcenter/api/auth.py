@@ -1,0 +1,130 @@
+"""Who is calling the API, and whether their role may: every endpoint says which role it needs.
+
+Bearer tokens are either API tokens (random, stored hashed, from `callcenter user add` or
+POST /auth/tokens) or short-lived login tokens (signed, from POST /auth/login).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.service import Service
+from callcenter.users.models import User
+from callcenter.users.security import sign, verify, verify_password
+from callcenter.users.service import user_for_token
+
+LEVEL = {"agent": 1, "supervisor": 2, "admin": 3}
+_bearer = HTTPBearer(auto_error=False)
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    role: str
+    agent_name: str | None
+    interface: str | None
+    outbound_callerid: str | None
+
+    @property
+    def is_agent(self) -> bool:
+        return self.role == "agent"
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        return cls(user.id, user.username, user.role, user.agent_name, user.interface,
+                   user.outbound_callerid)
+
+
+async def resolve_token(token: str, service: Service, db: AsyncSession) -> Principal | None:
+    if token.startswith("s."):
+        payload = verify(token, service.secret_key)
+        if payload is None or payload.get("kind") != "login":
+            return None
+        user = await db.get(User, int(payload["uid"]))  # type: ignore[arg-type]
+    else:
+        user = await user_for_token(db, token)
+    if user is None or not user.active:
+        return None
+    return Principal.of(user)
+
+
+async def current_principal(
+    service: ServiceDep, db: DbDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    principal = await resolve_token(credentials.credentials, service, db)
+    if principal is None:
+        raise HTTPException(401, "invalid or expired token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def role(minimum: str) -> Callable[..., Awaitable[Principal]]:
+    """The dependency an endpoint declares: at least this role (agent < supervisor < admin)."""
+
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if LEVEL[principal.role] < LEVEL[minimum]:
+            raise HTTPException(403, f"needs the {minimum} role")
+        return principal
+
+    check.required_role = minimum  # type: ignore[attr-defined]
+    return check
+
+
+Agent = Annotated[Principal, Depends(role("agent"))]
+Supervisor = Annotated[Principal, Depends(role("supervisor"))]
+Admin = Annotated[Principal, Depends(role("admin"))]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class Login(BaseModel):
+    username: str
+    password: str
+
+
+class LoginToken(BaseModel):
+    token: str
+    expires_in: int
+    role: str
+
+
+@router.post("/login", response_model=LoginToken)
+async def login(body: Login, service: ServiceDep, db: DbDep) -> LoginToken:
+    """A short-lived token for a user with a password (the web console)."""
+    user = await db.scalar(select(User).where(User.username == body.username))
+    if user is None or not user.active or not verify_password(body.password, user.password_hash):
+        raise HTTPException(401, "wrong username or password")
+    ttl = service.settings.login_token_minutes * 60
+    token = sign({"kind": "login", "uid": user.id}, service.secret_key, ttl)
+    return LoginToken(token=token, expires_in=ttl, role=user.role)
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    agent_name: str | None
+    interface: str | None
+
+
+@router.get("/me", response_model=Me)
+async def me(principal: Agent) -> Me:
+    return Me(username=principal.username, role=principal.role,
+              agent_name=principal.agent_name, interface=principal.interface)

@@ -1,0 +1,52 @@
+"""Callbacks: who to call back, and starting one with a click."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from callcenter.api.auth import Agent
+from callcenter.api.calls import CallStarted, place_click_to_call
+from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.callbacks.models import Callback
+from callcenter.contacts.card import mask_for
+
+router = APIRouter(prefix="/callbacks", tags=["callbacks"])
+
+
+class CallbackOut(BaseModel):
+    id: int
+    number: str
+    queue: str | None
+    source: str
+    requested_at: datetime
+    wait_seconds: float | None
+    status: str
+
+
+@router.get("", response_model=list[CallbackOut])
+async def list_callbacks(principal: Agent, db: DbDep, status: str = "open",
+                         queue: str | None = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CallbackOut]:
+    """Oldest first: the longest-waiting customer is called back first."""
+    query = select(Callback).where(Callback.status == status).order_by(Callback.requested_at)
+    if queue:
+        query = query.where(Callback.queue == queue)
+    return [CallbackOut(id=cb.id, number=mask_for(principal.role, cb.number, None) or "",
+                        queue=cb.queue, source=cb.source, requested_at=cb.requested_at,
+                        wait_seconds=cb.wait_seconds, status=cb.status)
+            for cb in await db.scalars(query.limit(limit))]
+
+
+@router.post("/{callback_id}/start", response_model=CallStarted, status_code=202)
+async def start_callback(callback_id: int, principal: Agent, db: DbDep,
+                         service: ServiceDep) -> CallStarted:
+    """Click-to-call to the callback's number; the callback closes when the call connects."""
+    callback = await db.get(Callback, callback_id)
+    if callback is None or callback.status != "open":
+        raise HTTPException(404, "no open callback with that id")
+    return CallStarted(call_id=await place_click_to_call(service, principal, callback.number))

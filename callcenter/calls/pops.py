@@ -1,0 +1,172 @@
+"""Pushes screen pops and call progress to agents' browsers the moment Asterisk rings them.
+
+Each connection has its own bounded outbox and sender task: a slow browser is dropped when its
+outbox fills, never slowing the others. With a ring-all queue every ringing agent gets the pop;
+when one answers the others are told, so no stale pop stays on screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.ami.protocol import Message
+from callcenter.contacts.screenpop import PopData, load_pop
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+_DIAL_PROGRESS = {"5": "agent_ringing", "6": "agent_answered"}
+
+
+@dataclass(eq=False)
+class Subscriber:
+    interface: str
+    agent_name: str | None
+    role: str
+    send: Send
+    outbox: asyncio.Queue[dict[str, Any]] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=200))
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ScreenPopHub:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], region: str) -> None:
+        self._sessions = sessions
+        self._region = region
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._ringing: dict[str, set[str]] = {}  # linkedid -> interfaces rung for it
+        self._click_to_call: dict[str, str] = {}  # call id -> agent interface
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- connections -------------------------------------------------------------------------
+
+    async def serve(self, subscriber: Subscriber) -> None:
+        """Runs one connection's sender until it closes or falls behind."""
+        self._subscribers.setdefault(subscriber.interface, set()).add(subscriber)
+        try:
+            while not subscriber.closed.is_set():
+                getter = asyncio.ensure_future(subscriber.outbox.get())
+                closer = asyncio.ensure_future(subscriber.closed.wait())
+                done, _ = await asyncio.wait({getter, closer},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                closer.cancel()
+                if getter not in done:
+                    getter.cancel()
+                    break
+                await subscriber.send(getter.result())
+        finally:
+            self._subscribers.get(subscriber.interface, set()).discard(subscriber)
+
+    def watch_disconnect(self, websocket: Any, subscriber: Subscriber) -> asyncio.Task[None]:
+        """Reads (and ignores) what the browser sends, to notice when it goes away."""
+
+        async def receive() -> None:
+            try:
+                while True:
+                    message = await websocket.receive()
+                    if message.get("type") == "websocket.disconnect":
+                        break
+            finally:
+                subscriber.closed.set()
+
+        task = asyncio.ensure_future(receive())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def connected(self, interface: str) -> int:
+        return len(self._subscribers.get(interface, ()))
+
+    def _push(self, interface: str, message: dict[str, Any]) -> None:
+        for subscriber in list(self._subscribers.get(interface, ())):
+            try:
+                subscriber.outbox.put_nowait(message)
+            except asyncio.QueueFull:
+                log.warning("screen-pop client too slow; disconnected",
+                            extra={"agent": subscriber.agent_name})
+                subscriber.closed.set()
+
+    # -- events ------------------------------------------------------------------------------
+
+    def track_click_to_call(self, call_id: str, interface: str) -> None:
+        self._click_to_call[call_id] = interface
+
+    def on_event(self, event: Message) -> None:
+        name = event.get("Event")
+        linkedid = event.get("Linkedid", "")
+        if name == "AgentCalled":
+            interface = event.get("Interface", "")
+            self._ringing.setdefault(linkedid, set()).add(interface)
+            if self._subscribers.get(interface):
+                self._spawn(self._ring(interface, event))
+        elif name == "AgentConnect":
+            interface = event.get("Interface", "")
+            self._push(interface, {"type": "connected", "linkedid": linkedid})
+            for other in self._ringing.pop(linkedid, set()) - {interface}:
+                self._push(other, {"type": "answered_elsewhere", "linkedid": linkedid,
+                                   "by": event.get("MemberName")})
+        elif name == "AgentRingNoAnswer":
+            interface = event.get("Interface", "")
+            self._ringing.get(linkedid, set()).discard(interface)
+            self._push(interface, {"type": "ring_stopped", "linkedid": linkedid,
+                                   "reason": "not answered"})
+        elif name == "QueueCallerAbandon" or (
+                name == "Hangup" and event.get("Uniqueid") == linkedid):
+            for interface in self._ringing.pop(linkedid, set()):
+                self._push(interface, {"type": "ring_stopped", "linkedid": linkedid,
+                                       "reason": "caller hung up"})
+        elif name == "AgentComplete":
+            self._push(event.get("Interface", ""), {"type": "hangup", "linkedid": linkedid,
+                                                    "reason": event.get("Reason")})
+        if linkedid in self._click_to_call:
+            self._click_to_call_progress(linkedid, event)
+
+    def _click_to_call_progress(self, call_id: str, event: Message) -> None:
+        interface = self._click_to_call[call_id]
+        name = event.get("Event")
+        status: dict[str, Any] | None = None
+        if name == "Newstate" and event.get("Uniqueid") == call_id:
+            state = _DIAL_PROGRESS.get(event.get("ChannelState", ""))
+            status = {"state": state} if state else None
+        elif name == "DialBegin":
+            status = {"state": "customer_ringing"}
+        elif name == "DialEnd":
+            answered = event.get("DialStatus") == "ANSWER"
+            status = {"state": "connected"} if answered else {
+                "state": "failed", "reason": event.get("DialStatus", "").lower()}
+        elif name == "OriginateResponse" and event.get("Response") == "Failure":
+            status = {"state": "failed", "reason": f"agent phone: {event.get('Reason')}"}
+        elif name == "Hangup" and event.get("Uniqueid") == call_id:
+            status = {"state": "ended"}
+            self._click_to_call.pop(call_id, None)
+        if status is not None:
+            self._push(interface, {"type": "click_to_call", "call_id": call_id, **status})
+
+    async def _ring(self, interface: str, event: Message) -> None:
+        number = event.get("CallerIDNum", "")
+        try:
+            async with self._sessions() as session:
+                data = await load_pop(session, number, self._region)
+        except Exception as exc:
+            log.warning("screen pop without data: database unavailable",
+                        extra={"error": repr(exc)})
+            data = PopData(None, number, None, [], {}, [], frozenset())
+        for subscriber in list(self._subscribers.get(interface, ())):
+            try:
+                subscriber.outbox.put_nowait({
+                    "type": "ring", "linkedid": event.get("Linkedid"),
+                    "queue": event.get("Queue"),
+                    "screenpop": data.for_viewer(subscriber.role, subscriber.agent_name)})
+            except asyncio.QueueFull:
+                subscriber.closed.set()
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,97 @@
+"""Importing messy customer lists from CSV and XLSX."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from callcenter.contacts.models import Contact, ContactNumber
+
+MESSY_CSV = """ФИО;Телефон;E-mail;Комментарий;Company;VIP
+Иван Петров;+7 916 123-45-67;IVAN@example.com;first;Roga;да
+Пётр Сидоров;8 (903) 111-22-33, 8 903 111 22 34;petr@example.com;;Kopyta;
+;+7 999 000 00 01;nobody@example.com;no name;;
+Анна Битая;12;anna@example;bad phone and mail;;
+Иван П.;89161234567;;same phone as line 2;;
+Мария;+7 495 765 43 21;ivan@example.com;same e-mail as line 2;;
+""".encode("cp1251")
+
+
+async def upload(api, name, data, **form):
+    return await api.client.post("/contacts/import", headers=api.headers("supervisor"),
+                                 files={"file": (name, data)}, data=form)
+
+
+async def count(api, model) -> int:
+    async with api.service.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(model))
+
+
+async def test_messy_csv_reports_bad_rows_and_duplicates_and_imports_the_rest(api):
+    response = await upload(api, "clients.csv", MESSY_CSV)
+    body = response.json()
+    assert response.status_code == 200 and body["imported"]
+    assert body["created"] == 2
+    assert [d["line"] for d in body["skipped_duplicates"]] == [6, 7]
+    errors = {e["line"]: e["errors"] for e in body["errors"]}
+    assert errors[4] == ["no name"]
+    assert any("not a phone number: 12" in e for e in errors[5])
+    assert any("e-mail" in e for e in errors[5])
+    async with api.service.sessions() as session:
+        petr = await session.scalar(select(Contact).where(Contact.name == "Пётр Сидоров"))
+        assert sorted(n.number for n in petr.numbers) == ["+79031112233", "+79031112234"]
+        assert petr.fields == {"Company": "Kopyta"}
+        ivan = await session.scalar(select(Contact).where(Contact.name == "Иван Петров"))
+        assert ivan.vip and ivan.email == "ivan@example.com"
+
+
+async def test_merge_adds_new_numbers_to_the_existing_contact(api):
+    await upload(api, "clients.csv", MESSY_CSV)
+    csv = "name,phone,notes\nИван Петров,+7 916 123-45-67; +7 916 765-43-21,called back\n"
+    body = (await upload(api, "more.csv", csv.encode(), on_duplicate="merge")).json()
+    assert (body["created"], body["merged"]) == (0, 1)
+    async with api.service.sessions() as session:
+        ivan = await session.scalar(select(Contact).where(Contact.name == "Иван Петров"))
+        assert {"+79161234567", "+79167654321"} <= {n.number for n in ivan.numbers}
+        assert "called back" in ivan.notes
+
+
+async def test_xlsx_with_a_mapping_and_numbers_stored_as_numbers(api):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Client", "Mobile", "Mail", "Passport"])
+    sheet.append(["Olga", 79261234567, "olga@example.com", "4510 654321"])
+    sheet.append(["Oleg", "8-926-765-43-21", None, None])
+    sheet.append([None, None, None, None])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    mapping = json.dumps({"name": "Client", "phones": "Mobile", "email": "Mail"})
+    body = (await upload(api, "list.xlsx", buffer.getvalue(), mapping=mapping)).json()
+    assert (body["created"], body["errors"]) == (2, [])
+    async with api.service.sessions() as session:
+        olga = await session.scalar(select(Contact).where(Contact.name == "Olga"))
+        assert [n.number for n in olga.numbers] == ["+79261234567"]
+        assert olga.fields == {"Passport": "4510 654321"}
+
+
+async def test_strict_import_with_a_bad_row_imports_nothing(api):
+    body = (await upload(api, "clients.csv", MESSY_CSV, strict="true")).json()
+    assert not body["imported"] and body["errors"]
+    assert await count(api, Contact) == 0
+
+
+async def test_bad_uploads_get_a_clear_error_and_change_nothing(api):
+    for name, data, expected in [
+        ("list.pdf", b"%PDF-1.4", "expected a .csv or .xlsx"),
+        ("list.xlsx", b"not a zip", "not a readable XLSX"),
+        ("list.csv", b"foo,bar\n1,2\n", "no name or phone column"),
+        ("list.csv", b"", "empty"),
+    ]:
+        response = await upload(api, name, data)
+        assert response.status_code == 422 and expected in response.json()["detail"], name
+    response = await upload(api, "c.csv", b"a,b\n", mapping='{"name": "nope"}')
+    assert response.status_code == 422
+    assert await count(api, Contact) == 0 and await count(api, ContactNumber) == 0

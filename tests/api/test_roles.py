@@ -1,0 +1,90 @@
+"""Every endpoint × every role, and no token: the defaults deny."""
+
+from __future__ import annotations
+
+import pytest
+
+LEVEL = {None: 0, "agent": 1, "supervisor": 2, "admin": 3}
+ROLES = [None, "agent", "supervisor", "admin"]
+
+# (method, path, least role, request kwargs). Destructive calls name ids that do not exist.
+ENDPOINTS = [
+    ("GET", "/auth/me", "agent", {}),
+    ("GET", "/calls", "agent", {}),
+    ("POST", "/calls", "agent", {"json": {"number": "+79161234567"}}),
+    ("GET", "/screenpop", "agent", {"params": {"number": "89161234567"}}),
+    ("GET", "/contacts", "supervisor", {}),
+    ("POST", "/contacts", "supervisor", {"json": {"name": "X", "numbers": ["+79990000000"]}}),
+    ("GET", "/contacts/{contact_id}", "agent", {}),
+    ("PATCH", "/contacts/{contact_id}", "supervisor", {"json": {"notes": "n"}}),
+    ("DELETE", "/contacts/{contact_id}", "admin", {"missing": True}),
+    ("POST", "/contacts/import", "supervisor",
+     {"files": {"file": ("c.csv", b"name,phone\nA,+79990000001\n", "text/csv")}}),
+    ("GET", "/recordings", "agent", {}),
+    ("GET", "/recordings/{recording_id}", "agent", {}),
+    ("POST", "/recordings/{recording_id}/url", "agent", {}),
+    ("POST", "/recordings/purge", "supervisor", {}),
+    ("POST", "/agents/me", "agent", {"json": {"action": "pause", "reason": "lunch"}}),
+    ("POST", "/agents/{username}", "supervisor", {"json": {"action": "unpause"}}),
+    ("GET", "/queues", "supervisor", {}),
+    ("GET", "/queues/stats", "supervisor", {}),
+    ("GET", "/callbacks", "agent", {}),
+    ("POST", "/callbacks/{callback_id}/start", "agent", {"missing": True}),
+    ("POST", "/users", "admin", {"json": {"username": "new-sup", "role": "supervisor"}}),
+    ("GET", "/users", "admin", {}),
+    ("POST", "/users/{user_id}/tokens", "admin", {"missing": True}),
+    ("PUT", "/admin/card-fields", "admin", {"json": {"agent_visible": ["company"]}}),
+    ("GET", "/audit", "supervisor", {}),
+]
+# Open by design: liveness, logging in, and recordings behind a signed short-lived URL.
+PUBLIC = {("GET", "/health"), ("POST", "/auth/login"),
+          ("GET", "/recordings/{recording_id}/play")}
+
+
+def test_every_endpoint_is_in_the_matrix(api):
+    spec = api.client._transport.app.openapi()  # type: ignore[attr-defined]
+    routes = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
+    assert routes == {(m, p) for m, p, _, _ in ENDPOINTS} | PUBLIC
+
+
+def fill(path: str, customer: dict, missing: bool) -> str:
+    return path.format(
+        contact_id=999999 if missing else customer["contact_id"],
+        recording_id=customer["anna_recording"], username="anna",
+        callback_id=999999, user_id=999999)
+
+
+@pytest.mark.parametrize(("method", "path", "least", "kwargs"), ENDPOINTS,
+                         ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS])
+async def test_role_matrix(api, customer, method, path, least, kwargs):
+    kwargs = dict(kwargs)
+    url = fill(path, customer, kwargs.pop("missing", False))
+    for role in ROLES:
+        response = await api.client.request(method, url, headers=api.headers(role), **kwargs)
+        if role is None:
+            assert response.status_code == 401, (role, response.text)
+        elif LEVEL[role] < LEVEL[least]:
+            assert response.status_code == 403, (role, response.text)
+        else:
+            assert response.status_code not in (401, 403), (role, response.text)
+            assert response.status_code < 500 or response.status_code == 503, response.text
+
+
+async def test_wrong_and_expired_tokens_are_refused(api):
+    for token in ("nonsense", "cc_" + "x" * 43, "s.e30.AAAA"):
+        response = await api.client.get("/calls", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+
+
+async def test_login_gives_a_short_lived_token(api):
+    bad = await api.client.post("/auth/login", json={"username": "sue", "password": "nope"})
+    assert bad.status_code == 401
+    good = await api.client.post("/auth/login",
+                                 json={"username": "sue", "password": "correct horse"})
+    assert good.status_code == 200 and good.json()["role"] == "supervisor"
+    token = good.json()["token"]
+    me = await api.client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["username"] == "sue"
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    assert (await api.client.get("/auth/me", headers={
+        "Authorization": f"Bearer {tampered}"})).status_code == 401
