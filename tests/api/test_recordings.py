@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from datetime import UTC, datetime, timedelta
 
@@ -48,8 +49,9 @@ async def test_conversion_to_mp3_streams_real_mp3(api, customer, tmp_path):
     assert response.headers["content-type"] == "audio/mpeg"
     out = tmp_path / "out.mp3"
     out.write_bytes(response.content)
-    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=format_name,duration",
-                            "-of", "default=nw=1", str(out)], capture_output=True, text=True)
+    probe = await asyncio.to_thread(
+        subprocess.run, ["ffprobe", "-v", "error", "-show_entries", "format=format_name,duration",
+                         "-of", "default=nw=1", str(out)], capture_output=True, text=True)
     assert "format_name=mp3" in probe.stdout
     duration = float(probe.stdout.split("duration=")[1].split()[0])
     assert 1.8 < duration < 2.3
