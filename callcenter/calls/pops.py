@@ -21,6 +21,9 @@ from callcenter.contacts.screenpop import PopData, load_pop
 log = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+# A message, or one still being made (a screen pop reading the database): queued in order,
+# so "connected" can never overtake the pop of the same ring.
+Outgoing = dict[str, Any] | asyncio.Future[dict[str, Any]]
 _DIAL_PROGRESS = {"5": "agent_ringing", "6": "agent_answered"}
 
 
@@ -30,8 +33,7 @@ class Subscriber:
     agent_name: str | None
     role: str
     send: Send
-    outbox: asyncio.Queue[dict[str, Any]] = field(
-        default_factory=lambda: asyncio.Queue(maxsize=200))
+    outbox: asyncio.Queue[Outgoing] = field(default_factory=lambda: asyncio.Queue(maxsize=200))
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -59,7 +61,10 @@ class ScreenPopHub:
                 if getter not in done:
                     getter.cancel()
                     break
-                await subscriber.send(getter.result())
+                message = getter.result()
+                if isinstance(message, asyncio.Future):
+                    message = await message
+                await subscriber.send(message)
         finally:
             self._subscribers.get(subscriber.interface, set()).discard(subscriber)
 
@@ -83,7 +88,7 @@ class ScreenPopHub:
     def connected(self, interface: str) -> int:
         return len(self._subscribers.get(interface, ()))
 
-    def _push(self, interface: str, message: dict[str, Any]) -> None:
+    def _push(self, interface: str, message: Outgoing) -> None:
         for subscriber in list(self._subscribers.get(interface, ())):
             try:
                 subscriber.outbox.put_nowait(message)
@@ -104,7 +109,7 @@ class ScreenPopHub:
             interface = event.get("Interface", "")
             self._ringing.setdefault(linkedid, set()).add(interface)
             if self._subscribers.get(interface):
-                self._spawn(self._ring(interface, event))
+                self._ring(interface, event)
         elif name == "AgentConnect":
             interface = event.get("Interface", "")
             self._push(interface, {"type": "connected", "linkedid": linkedid})
@@ -148,25 +153,29 @@ class ScreenPopHub:
         if status is not None:
             self._push(interface, {"type": "click_to_call", "call_id": call_id, **status})
 
-    async def _ring(self, interface: str, event: Message) -> None:
-        number = event.get("CallerIDNum", "")
+    def _ring(self, interface: str, event: Message) -> None:
+        """Queues each connection's pop at once (in order); the card is read meanwhile."""
+        data = asyncio.ensure_future(self._pop_data(event.get("CallerIDNum", "")))
+        for subscriber in list(self._subscribers.get(interface, ())):
+            shaped = asyncio.ensure_future(self._shape(data, subscriber, event))
+            try:
+                subscriber.outbox.put_nowait(shaped)
+            except asyncio.QueueFull:
+                shaped.cancel()
+                subscriber.closed.set()
+
+    async def _pop_data(self, number: str) -> PopData:
         try:
             async with self._sessions() as session:
-                data = await load_pop(session, number, self._region)
+                return await load_pop(session, number, self._region)
         except Exception as exc:
             log.warning("screen pop without data: database unavailable",
                         extra={"error": repr(exc)})
-            data = PopData(None, number, None, [], {}, [], frozenset())
-        for subscriber in list(self._subscribers.get(interface, ())):
-            try:
-                subscriber.outbox.put_nowait({
-                    "type": "ring", "linkedid": event.get("Linkedid"),
-                    "queue": event.get("Queue"),
-                    "screenpop": data.for_viewer(subscriber.role, subscriber.agent_name)})
-            except asyncio.QueueFull:
-                subscriber.closed.set()
+            return PopData(None, number, None, [], {}, [], frozenset())
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    @staticmethod
+    async def _shape(data: asyncio.Future[PopData], subscriber: Subscriber,
+                     event: Message) -> dict[str, Any]:
+        pop = await asyncio.shield(data)
+        return {"type": "ring", "linkedid": event.get("Linkedid"), "queue": event.get("Queue"),
+                "screenpop": pop.for_viewer(subscriber.role, subscriber.agent_name)}

@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from callcenter.calls.models import Call
 from callcenter.service import Service
+from callcenter.users.models import User
+from callcenter.users.service import create_token, create_user
 
 
 async def place_inbound_call(service: Service, *, caller: str, name: str = "Test Caller",
@@ -110,3 +112,14 @@ async def wait_for_call(service: Service, linkedid: str, timeout: float = 60) ->
             if call is not None:
                 return call
             await asyncio.sleep(0.25)
+
+
+async def bearer(service: Service, username: str, role: str = "supervisor") -> dict[str, str]:
+    """Authorization header of a (created on first use) user of the service's database."""
+    async with service.sessions() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = await create_user(session, username=username, role=role)
+        token = await create_token(session, user)
+        await session.commit()
+    return {"Authorization": f"Bearer {token}"}

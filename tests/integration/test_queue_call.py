@@ -8,7 +8,9 @@ import httpx
 import pytest
 
 from callcenter.api.app import create_app
+from callcenter.recordings.models import Recording
 from tests.integration.helpers import (
+    bearer,
     login_agent,
     logout_everyone,
     place_inbound_call,
@@ -53,15 +55,18 @@ async def test_answered_queue_call_is_recorded_with_agent_wait_talk_and_recordin
     # the recording exists on disk and is linked to the call
     transport = httpx.ASGITransport(app=create_app(service=service))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        response = await http.get("/calls", params={"linkedid": linkedid})
+        response = await http.get("/calls", params={"linkedid": linkedid},
+                                  headers=await bearer(service, "sup-queue-call"))
     assert response.status_code == 200
     [body] = response.json()
     assert body["agent"] == "Anna"
     [recording] = body["recordings"]
-    path = Path(recording["path"])
+    async with service.sessions() as session:
+        path = Path((await session.get(Recording, recording["id"])).path)
     assert path.is_file() and path.stat().st_size > 44  # noqa: ASYNC240 (more than a header)
     assert path.is_relative_to(service.settings.recordings_dir)
     assert path.name == f"{linkedid}.wav"
+    assert recording["size_bytes"] == path.stat().st_size  # noqa: ASYNC240
 
 
 async def test_caller_who_gives_up_in_an_empty_queue_is_abandoned(service, support_agent):
