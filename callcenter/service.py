@@ -17,6 +17,7 @@ from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import CallTracker
 from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
+from callcenter.queues.live import LiveState
 from callcenter.recordings.retention import purge_expired
 from callcenter.settings import Settings
 
@@ -33,7 +34,8 @@ class Service:
         self.writer = RecordWriter(self.engine, self.sessions,
                                    dead_letter=settings.spool_dir / "unwritten-records.jsonl",
                                    keep_unanswered_recordings=settings.keep_unanswered_recordings)
-        self.ami = AMIListener(settings, self.tracker, self.writer)
+        self.live = LiveState()
+        self.ami = AMIListener(settings, self.tracker, self.writer, self.live)
         self.pops = ScreenPopHub(self.sessions, settings.default_region)
         self.ami.subscribe(self.pops.on_event)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason

@@ -9,14 +9,17 @@ from callcenter.ami.client import AMIClient, AMIError
 from callcenter.ami.protocol import Message
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import CallTracker
+from callcenter.queues.live import LiveState
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class AMIListener:
-    def __init__(self, settings: Settings, tracker: CallTracker, writer: RecordWriter) -> None:
+    def __init__(self, settings: Settings, tracker: CallTracker, writer: RecordWriter,
+                 live: LiveState) -> None:
         self.tracker = tracker
+        self.live = live
         self.writer = writer
         self.events_seen = 0
         self.last_event_at: float | None = None  # Asterisk's clock, from the last event
@@ -43,6 +46,7 @@ class AMIListener:
         if stamp:
             self.last_event_at = float(stamp)
         self.writer.submit(self.tracker.handle(event))
+        self.live.handle(event)
         for callback in list(self._subscribers):
             try:
                 callback(event)
@@ -57,6 +61,7 @@ class AMIListener:
         except AMIError as exc:
             log.warning("could not list channels after connecting", extra={"error": str(exc)})
             return
+        self.live.load_status(queues)
         waiting = [e for e in queues if e.get("Event") == "QueueEntry"]
         closed = self.tracker.reconcile(channels, waiting, lost_at=self.last_event_at)
         if closed:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import func, select
 
-from callcenter.ami.client import AMIError
 from callcenter.api.auth import Supervisor
 from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.calls.models import Call
@@ -20,31 +19,11 @@ router = APIRouter(prefix="/queues", tags=["queues"])
 
 @router.get("")
 async def live_queues(principal: Supervisor, service: ServiceDep) -> list[dict[str, Any]]:
-    """Callers waiting (position, wait) and members (state, paused and why, calls taken)."""
-    try:
-        items = await service.ami.client.action_list({"Action": "QueueStatus"})
-    except AMIError as exc:
-        raise HTTPException(503, f"Asterisk unavailable: {exc}") from None
-    queues: dict[str, dict[str, Any]] = {}
-    for item in items:
-        name = item.get("Queue", "")
-        queue = queues.setdefault(name, {"queue": name, "callers": [], "members": []})
-        if item.get("Event") == "QueueParams":
-            queue["strategy"] = item.get("Strategy")
-        elif item.get("Event") == "QueueMember":
-            queue["members"].append({
-                "name": item.get("Name"), "interface": item.get("Location"),
-                "status": int(item.get("Status", 0)), "in_call": item.get("InCall") == "1",
-                "paused": item.get("Paused") == "1", "paused_reason": item.get("PausedReason"),
-                "calls_taken": int(item.get("CallsTaken", 0))})
-        elif item.get("Event") == "QueueEntry":
-            queue["callers"].append({"position": int(item.get("Position", 0)),
-                                     "wait_seconds": int(item.get("Wait", 0)),
-                                     "linkedid": item.get("Uniqueid")})
-    for queue in queues.values():
-        waits = [c["wait_seconds"] for c in queue["callers"]]
-        queue["longest_wait"] = max(waits, default=0)
-    return sorted(queues.values(), key=lambda q: q["queue"])
+    """Callers waiting (position, wait) and members (paused and why, ringing, on a call with
+    whom, idle since, calls taken), as the AMI listener follows them."""
+    if not service.ami.connected:
+        raise HTTPException(503, "not connected to Asterisk: the live picture is not current")
+    return service.live.snapshot()
 
 
 @router.get("/stats")

@@ -2,7 +2,9 @@
 
 Writes are idempotent (keyed on Linkedid, Uniqueid, recording path, ...), so a batch retried
 after a database outage never writes a call twice. While the database is down, records wait in
-memory and are retried with back-off; nothing is dropped. A record the database refuses while
+memory and are retried with back-off; nothing is dropped. Past `max_in_memory` pending records,
+new ones are spilled to a file in the spool directory, in order, and read back as the database
+catches up. A record the database refuses while
 it is up (bad data) would block every record behind it: it is set aside, whole, as a JSON line
 in the dead-letter file, and the rest go on.
 """
@@ -12,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import pickle
 import wave
 from collections import deque
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -38,11 +42,17 @@ CALLBACK_OUTCOMES = frozenset({"abandoned", "timeout", "no_agent"})
 class RecordWriter:
     def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
                  *, dead_letter: Path, keep_unanswered_recordings: bool = False,
-                 batch_size: int = 500, max_backoff: float = 10.0) -> None:
+                 batch_size: int = 500, max_backoff: float = 10.0,
+                 max_in_memory: int = 50_000) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
         self.dead_letter = dead_letter
         self.keep_unanswered_recordings = keep_unanswered_recordings
+        self.max_in_memory = max_in_memory
+        self.spill_file = dead_letter.with_name("pending-records.pickle")
+        self._spilled = 0  # records in the spill file not yet read back
+        self._spill_reader: BinaryIO | None = None
+        self.spilled_total = 0
         self._sessions = sessions
         self._queue: deque[Record] = deque()
         self._wakeup = asyncio.Event()
@@ -55,15 +65,46 @@ class RecordWriter:
         self._idle.set()
 
     def submit(self, records: list[Record]) -> None:
-        """Never blocks: the AMI reader hands records over and goes on reading."""
-        if records:
+        """Never waits for the database: the AMI reader hands records over and reads on."""
+        if not records:
+            return
+        if self._spilled or len(self._queue) + len(records) > self.max_in_memory:
+            self._spill(records)  # once spilling, everything goes behind, to keep the order
+        else:
             self._queue.extend(records)
-            self._idle.clear()
-            self._wakeup.set()
+        self._idle.clear()
+        self._wakeup.set()
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + self._spilled
+
+    def _spill(self, records: list[Record]) -> None:
+        if not self._spilled:
+            self.spill_file.parent.mkdir(parents=True, exist_ok=True)
+            self.spill_file.unlink(missing_ok=True)
+            log.warning("records spilled to disk while the database is behind",
+                        extra={"file": str(self.spill_file), "in_memory": len(self._queue)})
+        with self.spill_file.open("ab") as file:
+            pickle.dump(records, file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._spilled += len(records)
+        self.spilled_total += len(records)
+
+    def _read_back(self) -> None:
+        """Refills memory from the spill file, oldest first."""
+        if self._spill_reader is None:
+            self._spill_reader = self.spill_file.open("rb")
+        while self._spilled and len(self._queue) < self.max_in_memory // 2:
+            try:
+                records = pickle.load(self._spill_reader)
+            except EOFError:
+                break
+            self._queue.extend(records)
+            self._spilled -= len(records)
+        if not self._spilled:
+            self._spill_reader.close()
+            self._spill_reader = None
+            self.spill_file.unlink(missing_ok=True)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Waits until everything submitted so far is in the database."""
@@ -73,6 +114,8 @@ class RecordWriter:
     async def run(self) -> None:
         backoff = 0.5
         while True:
+            if not self._queue and self._spilled:
+                await asyncio.to_thread(self._read_back)
             if not self._queue:
                 self._idle.set()
                 self._wakeup.clear()

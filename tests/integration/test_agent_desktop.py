@@ -17,7 +17,12 @@ from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.recordings.models import Recording
 from callcenter.users.models import User
 from callcenter.users.service import create_token, create_user
-from tests.integration.helpers import logout_everyone, place_inbound_call, wait_for_call
+from tests.integration.helpers import (
+    bearer,
+    logout_everyone,
+    place_inbound_call,
+    wait_for_call,
+)
 from tests.rig import free_port
 
 pytestmark = pytest.mark.integration
@@ -77,7 +82,16 @@ async def test_screen_pop_arrives_before_the_agent_answers(service, desktop):
         async with httpx.AsyncClient(base_url=f"http://{desktop}") as http:
             login = await http.post("/agents/me", headers={"Authorization": f"Bearer {token}"},
                                     json={"action": "login", "queues": ["support"]})
-        assert login.status_code == 200, login.text
+            assert login.status_code == 200, login.text
+            supervisor = await bearer(service, "sup-desk")
+            async with asyncio.timeout(5):  # QueueMemberAdded may trail the QueueAdd answer
+                while True:
+                    queues = (await http.get("/queues", headers=supervisor)).json()
+                    [support] = [q for q in queues if q["queue"] == "support"]
+                    if support["members"]:
+                        break
+                    await asyncio.sleep(0.1)
+        assert [(m["name"], m["paused"]) for m in support["members"]] == [("Wanda", False)]
         # Asterisk sends the caller ID as 8 926...: the pop still finds the contact
         linkedid = await place_inbound_call(service, caller="89265550011", talk=2)
         ring = await next_message(ws)

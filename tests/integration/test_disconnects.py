@@ -116,6 +116,8 @@ async def test_calls_through_a_network_gap_get_exactly_one_correct_record(
 async def test_database_down_for_30_seconds_loses_nothing(service, postgres, caplog):
     await logout_everyone(service, "support", "sales")
     await login_agent(service, "support", "Anna", "2001")
+    service.writer.max_in_memory = 2  # past two pending records, they go to disk
+    spilled_before = service.writer.spilled_total
     try:
         await asyncio.to_thread(postgres.stop)
         calls = [await place_inbound_call(service, caller=f"+7916444000{i}", talk=1)
@@ -129,9 +131,44 @@ async def test_database_down_for_30_seconds_loses_nothing(service, postgres, cap
                                 str(postgres.base / "log"), "-o", postgres.options)
         records = [await wait_for_call(service, lid, timeout=60) for lid in calls]
     finally:
+        service.writer.max_in_memory = 50_000
         await logout_everyone(service, "support", "sales")
+    assert service.writer.spilled_total > spilled_before
+    assert not service.writer.spill_file.exists()
     assert [r.outcome for r in records] == ["answered"] * 3 + ["abandoned"]
     assert "database write failed; records kept and retried" in caplog.text
     async with service.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Call).where(
             Call.linkedid.in_(calls))) == len(calls)
+
+
+async def test_asterisk_restarted_in_the_middle_of_calls(service, asterisk):
+    """The calls die with Asterisk; each still gets exactly one record, then life goes on."""
+    await logout_everyone(service, "support", "sales")
+    await login_agent(service, "support", "Anna", "2001")
+    talking = await place_inbound_call(service, caller="+79161239901", talk=60)
+    waiting = await place_inbound_call(service, caller="+79161239902", patience=60,
+                                       variables={"CC_QUEUE": "sales"})
+    async with asyncio.timeout(30):
+        while (talking not in service.tracker.calls  # noqa: ASYNC110
+               or not service.tracker.calls[talking].stays
+               or service.tracker.calls[talking].stays[-1].connected_at is None
+               or waiting not in service.tracker.calls
+               or not service.tracker.calls[waiting].stays):
+            await asyncio.sleep(0.2)
+    await asyncio.to_thread(asterisk.down)
+    await asyncio.to_thread(asterisk.up)
+    async with asyncio.timeout(60):
+        await service.ami.client.connected.wait()
+    answered = await wait_for_call(service, talking)
+    abandoned = await wait_for_call(service, waiting)
+    assert (answered.outcome, answered.agent, answered.queue) == ("answered", "Anna", "support")
+    assert answered.talk_seconds is not None and answered.talk_seconds < 60
+    assert (abandoned.outcome, abandoned.queue, abandoned.agent) == ("abandoned", "sales", None)
+    async with service.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Call).where(
+            Call.linkedid.in_([talking, waiting]))) == 2
+    # the agent came back with Asterisk (persistent members); a new call is followed
+    after = await place_inbound_call(service, caller="+79161239903", talk=1)
+    assert (await wait_for_call(service, after)).agent == "Anna"
+    await logout_everyone(service, "support", "sales")

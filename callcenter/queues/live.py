@@ -1,0 +1,155 @@
+"""The live picture of queues and agents, kept from AMI events: pure logic, no I/O.
+
+Seeded from QueueStatus on every (re)connect, so it is right again after a disconnect.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Event = dict[str, str]
+
+
+@dataclass
+class WaitingCaller:
+    linkedid: str
+    uniqueid: str
+    number: str
+    name: str
+    joined_at: float
+
+
+@dataclass
+class Member:
+    interface: str
+    name: str
+    queues: set[str] = field(default_factory=set)
+    paused: bool = False
+    paused_reason: str | None = None
+    ringing_for: str | None = None  # linkedid
+    on_call: str | None = None  # linkedid
+    talking_to: str | None = None  # the caller's number
+    idle_since: float | None = None
+    calls_taken: int = 0
+
+
+@dataclass
+class LiveQueue:
+    name: str
+    callers: dict[str, WaitingCaller] = field(default_factory=dict)  # by uniqueid, join order
+
+
+class LiveState:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self.queues: dict[str, LiveQueue] = {}
+        self.members: dict[str, Member] = {}
+
+    def _queue(self, name: str) -> LiveQueue:
+        if name not in self.queues:
+            self.queues[name] = LiveQueue(name)
+        return self.queues[name]
+
+    def _member(self, event: Event) -> Member:
+        interface = event.get("Interface") or event.get("Location") or ""
+        member = self.members.get(interface)
+        if member is None:
+            member = self.members[interface] = Member(
+                interface, event.get("MemberName") or event.get("Name") or interface)
+        return member
+
+    def load_status(self, items: list[Event]) -> None:
+        """Replaces everything with a QueueStatus answer."""
+        now = self._clock()
+        self.queues.clear()
+        self.members.clear()
+        for item in items:
+            kind, queue = item.get("Event"), item.get("Queue", "")
+            if kind == "QueueParams":
+                self._queue(queue)
+            elif kind == "QueueMember":
+                member = self._member(item)
+                member.queues.add(queue)
+                self._queue(queue)
+                member.paused = item.get("Paused") == "1"
+                member.paused_reason = item.get("PausedReason") or None
+                member.calls_taken = int(item.get("CallsTaken") or 0)
+                last = float(item.get("LastCall") or 0)
+                member.idle_since = last or None
+            elif kind == "QueueEntry":
+                self._queue(queue).callers[item.get("Uniqueid", "")] = WaitingCaller(
+                    linkedid=item.get("Linkedid") or item.get("Uniqueid", ""),
+                    uniqueid=item.get("Uniqueid", ""), number=item.get("CallerIDNum", ""),
+                    name=item.get("CallerIDName", ""),
+                    joined_at=now - float(item.get("Wait") or 0))
+
+    def handle(self, event: Event) -> None:
+        kind = event.get("Event", "")
+        stamp = event.get("Timestamp")
+        ts = float(stamp) if stamp else self._clock()
+        queue = event.get("Queue", "")
+        if kind == "QueueCallerJoin":
+            self._queue(queue).callers[event.get("Uniqueid", "")] = WaitingCaller(
+                linkedid=event.get("Linkedid", ""), uniqueid=event.get("Uniqueid", ""),
+                number=event.get("CallerIDNum", ""), name=event.get("CallerIDName", ""),
+                joined_at=ts)
+        elif kind in ("QueueCallerLeave", "QueueCallerAbandon"):
+            self._queue(queue).callers.pop(event.get("Uniqueid", ""), None)
+        elif kind == "QueueMemberAdded":
+            member = self._member(event)
+            member.queues.add(queue)
+            self._queue(queue)
+            member.paused = event.get("Paused") == "1"
+            member.paused_reason = event.get("PausedReason") or None
+            member.idle_since = member.idle_since or ts
+        elif kind == "QueueMemberRemoved":
+            member = self._member(event)
+            member.queues.discard(queue)
+            if not member.queues:
+                del self.members[member.interface]
+        elif kind == "QueueMemberPause":
+            member = self._member(event)
+            member.paused = event.get("Paused") == "1"
+            member.paused_reason = (event.get("PausedReason") or None) if member.paused else None
+        elif kind == "QueueMemberStatus":
+            member = self._member(event)
+            member.calls_taken = int(event.get("CallsTaken") or member.calls_taken)
+        elif kind == "AgentCalled":
+            self._member(event).ringing_for = event.get("Linkedid")
+        elif kind == "AgentRingNoAnswer":
+            self._member(event).ringing_for = None
+        elif kind == "AgentConnect":
+            member = self._member(event)
+            member.ringing_for = None
+            member.on_call = event.get("Linkedid")
+            member.talking_to = event.get("CallerIDNum")
+        elif kind == "AgentComplete":
+            member = self._member(event)
+            member.on_call = member.talking_to = None
+            member.idle_since = ts
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        now = self._clock()
+        out = []
+        for name in sorted(self.queues):
+            callers = list(self.queues[name].callers.values())
+            members = [m for m in self.members.values() if name in m.queues]
+            out.append({
+                "queue": name,
+                "callers": [{"position": i, "linkedid": c.linkedid, "number": c.number,
+                             "name": c.name, "wait_seconds": round(now - c.joined_at, 1)}
+                            for i, c in enumerate(callers, start=1)],
+                "longest_wait": round(max((now - c.joined_at for c in callers), default=0), 1),
+                "members": [{
+                    "name": m.name, "interface": m.interface, "paused": m.paused,
+                    "paused_reason": m.paused_reason, "ringing": m.ringing_for is not None,
+                    "on_call": m.on_call, "talking_to": m.talking_to,
+                    "idle_seconds": round(now - m.idle_since, 1)
+                    if m.idle_since and not m.on_call else None,
+                    "calls_taken": m.calls_taken}
+                    for m in sorted(members, key=lambda m: m.name)],
+            })
+        return out
