@@ -35,7 +35,7 @@ class Service:
                                    dead_letter=settings.spool_dir / "unwritten-records.jsonl",
                                    keep_unanswered_recordings=settings.keep_unanswered_recordings)
         self.live = LiveState()
-        self.ami = AMIListener(settings, self.tracker, self.writer, self.live)
+        self.ami = AMIListener(settings, self.tracker, self.writer, self.live, self.sessions)
         self.pops = ScreenPopHub(self.sessions, settings.default_region)
         self.ami.subscribe(self.pops.on_event)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     http_port: int = 8000
 
     recordings_dir: Path = Path("recordings")
+    # Asterisk's queue_log, readable here (e.g. a shared /var/log/asterisk): queue calls that
+    # ended while the listener was away are recovered from it. None: no recovery.
+    queue_log_path: Path | None = None
     # Records the database refused (bad data) are kept here, never dropped.
     spool_dir: Path = Path("spool")
     recording_format: str = "wav"

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.ami.client import AMIClient, AMIError
 from callcenter.ami.protocol import Message
+from callcenter.calls.models import Call
+from callcenter.calls.recovery import read_since, recover
 from callcenter.calls.store import RecordWriter
-from callcenter.calls.tracker import CallTracker
+from callcenter.calls.tracker import CallRecord, CallTracker
 from callcenter.queues.live import LiveState
+from callcenter.queues.models import QueueEntry
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -17,7 +26,9 @@ log = logging.getLogger(__name__)
 
 class AMIListener:
     def __init__(self, settings: Settings, tracker: CallTracker, writer: RecordWriter,
-                 live: LiveState) -> None:
+                 live: LiveState, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.sessions = sessions
         self.tracker = tracker
         self.live = live
         self.writer = writer
@@ -67,3 +78,27 @@ class AMIListener:
         if closed:
             log.info("closed calls that ended while disconnected", extra={"calls": len(closed)})
         self.writer.submit(closed)
+        if self.settings.queue_log_path is not None:
+            try:
+                await self._recover_from_queue_log(closed)
+            except Exception as exc:  # recovery is a bonus: it must not stop the listener
+                log.error("queue_log recovery failed", extra={"error": repr(exc)})
+
+    async def _recover_from_queue_log(self, closed: list[CallRecord]) -> None:
+        """Queue calls that began and ended entirely while we were away (or down)."""
+        path = self.settings.queue_log_path
+        assert path is not None
+        since = self.last_event_at
+        async with self.sessions() as session:
+            if since is None:  # just started: from the last call we know of
+                last = await session.scalar(select(func.max(Call.ended_at)))
+                since = last.timestamp() if last else time.time() - 86400
+            known = set(await session.scalars(select(QueueEntry.uniqueid).where(
+                QueueEntry.entered_at >= datetime.fromtimestamp(since - 3600, UTC))))
+        known |= {e.uniqueid for r in closed for e in r.queue_entries}
+        known |= {stay.uniqueid for call in self.tracker.calls.values() for stay in call.stays}
+        lines = await asyncio.to_thread(read_since, path, since - 1)
+        recovered = recover(lines, known, self.settings.default_region)
+        if recovered:
+            log.info("queue calls recovered from queue_log", extra={"calls": len(recovered)})
+        self.writer.submit(recovered)

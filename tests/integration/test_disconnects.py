@@ -65,7 +65,8 @@ async def service_behind_proxy(asterisk, tmp_path: Path):
     url = f"sqlite+aiosqlite:///{tmp_path}/gap.db"
     await asyncio.to_thread(upgrade, url)
     svc = Service(Settings(database_url=url, ami_port=proxy.port, agi_port=0,
-                           recordings_dir=tmp_path))
+                           recordings_dir=tmp_path,
+                           queue_log_path=asterisk.root / "var/log/asterisk/queue_log"))
     await svc.start()
     async with asyncio.timeout(30):
         await svc.ami.client.connected.wait()
@@ -80,13 +81,17 @@ async def test_calls_through_a_network_gap_get_exactly_one_correct_record(
     await logout_everyone(service, "support", "sales")
     await login_agent(service, "support", "Anna", "2001")
     try:
-        long_call = await place_inbound_call(service, caller="+79161230001", talk=6)
+        long_call = await place_inbound_call(service, caller="+79161230001", talk=12)
         short_call = await place_inbound_call(service, caller="+79161230002", patience=2,
                                               variables={"CC_QUEUE": "sales"})
         await asyncio.sleep(1.5)  # both calls known to the listener, neither ended
         proxy.refusing = True
         proxy.cut()
-        await asyncio.sleep(3)  # the short call ends unseen; the long one is still talking
+        # a call that begins and ends entirely while the listener is away
+        unseen_call = await place_inbound_call(service, caller="+79161230003", patience=5,
+                                               variables={"CC_QUEUE": "sales"})
+        await wait_for_call(service, unseen_call)
+        await asyncio.sleep(0.5)
         proxy.refusing = False
         async with asyncio.timeout(30):
             await behind.ami.client.connected.wait()
@@ -109,8 +114,14 @@ async def test_calls_through_a_network_gap_get_exactly_one_correct_record(
     assert seen_short.end_inferred
     assert (seen_short.caller, seen_short.queue) == (truth_short.caller, truth_short.queue)
     assert seen_short.ended_at <= truth_short.ended_at
+    # the call the listener never saw: recovered from queue_log
+    truth_unseen = await wait_for_call(service, unseen_call)
+    recovered = await wait_for_call(behind, f"{unseen_call}-2")  # its queued channel's id
+    assert (recovered.source, recovered.outcome, recovered.queue, recovered.caller) == (
+        "queue_log", "abandoned", "sales", "+79161230003")
+    assert recovered.wait_seconds == truth_unseen.wait_seconds
     async with behind.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(Call)) == 2
+        assert await session.scalar(select(func.count()).select_from(Call)) == 3
 
 
 async def test_database_down_for_30_seconds_loses_nothing(service, postgres, caplog):
