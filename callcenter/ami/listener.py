@@ -33,7 +33,7 @@ class AMIListener:
         self.live = live
         self.writer = writer
         self.events_seen = 0
-        self.last_event_at: float | None = None  # Asterisk's clock, from the last event
+        self._last_stamp: str | None = None  # Asterisk's clock, from the last event
         self._subscribers: list[Callable[[Message], None]] = []
         self.client = AMIClient(
             settings.ami_host, settings.ami_port, settings.ami_user,
@@ -51,14 +51,19 @@ class AMIListener:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
+    @property
+    def last_event_at(self) -> float | None:
+        return float(self._last_stamp) if self._last_stamp else None
+
     def on_event(self, event: Message) -> None:
+        """The hot path: kept to dictionary look-ups for the many events nobody needs."""
         self.events_seen += 1
-        stamp = event.get("Timestamp")
-        if stamp:
-            self.last_event_at = float(stamp)
-        self.writer.submit(self.tracker.handle(event))
+        self._last_stamp = event.get("Timestamp") or self._last_stamp
+        records = self.tracker.handle(event)
+        if records:
+            self.writer.submit(records)
         self.live.handle(event)
-        for callback in list(self._subscribers):
+        for callback in self._subscribers:
             try:
                 callback(event)
             except Exception:

@@ -25,6 +25,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 # so "connected" can never overtake the pop of the same ring.
 Outgoing = dict[str, Any] | asyncio.Future[dict[str, Any]]
 _DIAL_PROGRESS = {"5": "agent_ringing", "6": "agent_answered"}
+_RELEVANT = frozenset({"AgentCalled", "AgentConnect", "AgentRingNoAnswer",
+                       "QueueCallerAbandon", "Hangup", "AgentComplete"})
 
 
 @dataclass(eq=False)
@@ -104,6 +106,8 @@ class ScreenPopHub:
 
     def on_event(self, event: Message) -> None:
         name = event.get("Event")
+        if name not in _RELEVANT and not self._click_to_call:
+            return
         linkedid = event.get("Linkedid", "")
         if name == "AgentCalled":
             interface = event.get("Interface", "")

@@ -17,7 +17,7 @@ import logging
 import pickle
 import wave
 from collections import deque
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -25,7 +25,7 @@ from typing import BinaryIO
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcenter.agents.models import AgentStateChange
-from callcenter.callbacks.service import close_callbacks, request_callback
+from callcenter.callbacks.service import CallbackChange, apply_changes
 from callcenter.calls.models import Call, CallLeg
 from callcenter.calls.tracker import AgentStateRecord, CallRecord
 from callcenter.db import ping, upsert
@@ -43,12 +43,14 @@ class RecordWriter:
     def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
                  *, dead_letter: Path, keep_unanswered_recordings: bool = False,
                  batch_size: int = 500, max_backoff: float = 10.0,
-                 max_in_memory: int = 50_000) -> None:
+                 max_in_memory: int = 50_000, gather_seconds: float = 0.05) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
         self.dead_letter = dead_letter
         self.keep_unanswered_recordings = keep_unanswered_recordings
         self.max_in_memory = max_in_memory
+        # a moment to let records gather: one transaction for many, not one for each
+        self.gather_seconds = gather_seconds
         self.spill_file = dead_letter.with_name("pending-records.pickle")
         self._spilled = 0  # records in the spill file not yet read back
         self._spill_reader: BinaryIO | None = None
@@ -120,6 +122,8 @@ class RecordWriter:
                 self._idle.set()
                 self._wakeup.clear()
                 await self._wakeup.wait()
+                if len(self._queue) < self.batch_size:
+                    await asyncio.sleep(self.gather_seconds)
                 continue
             batch = [self._queue[i] for i in range(min(self.batch_size, len(self._queue)))]
             try:
@@ -175,21 +179,21 @@ class RecordWriter:
             new: set[str] = set()
             if calls:
                 inserted = await session.execute(
-                    upsert(self._dialect, Call)
+                    upsert(self._dialect, Call.__table__)
                     .on_conflict_do_nothing(index_elements=["linkedid"])
-                    .returning(Call.linkedid),
-                    [_call_row(c) for c in calls],
+                    .returning(Call.__table__.c.linkedid),
+                    [_row(c, _NOT_CALL_COLUMNS) for c in calls],
                 )
                 new = set(inserted.scalars())
-                legs = [asdict(leg) for c in calls for leg in c.legs]
+                legs = [_row(leg) for c in calls for leg in c.legs]
                 if legs:
                     await session.execute(
-                        upsert(self._dialect, CallLeg).on_conflict_do_nothing(
+                        upsert(self._dialect, CallLeg.__table__).on_conflict_do_nothing(
                             index_elements=["uniqueid"]), legs)
-                entries = [asdict(e) for c in calls for e in c.queue_entries]
+                entries = [_row(e) for c in calls for e in c.queue_entries]
                 if entries:
                     await session.execute(
-                        upsert(self._dialect, QueueEntry).on_conflict_do_nothing(
+                        upsert(self._dialect, QueueEntry.__table__).on_conflict_do_nothing(
                             index_elements=["linkedid", "uniqueid", "entered_at"]), entries)
                 kept = [c for c in calls if c.linkedid in new and self._keeps_recordings(c)]
                 for call in calls:
@@ -199,31 +203,33 @@ class RecordWriter:
                     lambda: [_recording_row(c, path) for c in kept for path in c.recordings])
                 if recordings:
                     await session.execute(
-                        upsert(self._dialect, Recording).on_conflict_do_nothing(
+                        upsert(self._dialect, Recording.__table__).on_conflict_do_nothing(
                             index_elements=["path"]), recordings)
-            for call in calls:
-                if call.linkedid in new:  # a call written before has had its effects
-                    await _update_callbacks(session, call)
+            # a call written before has had its effects
+            changes = [c for call in calls if call.linkedid in new
+                       if (c := _callback_change(call)) is not None]
+            if changes:
+                await apply_changes(session, changes)
             if states:
                 await session.execute(
-                    upsert(self._dialect, AgentStateChange).on_conflict_do_nothing(
+                    upsert(self._dialect, AgentStateChange.__table__).on_conflict_do_nothing(
                         index_elements=["agent", "queue", "state", "at"]),
-                    [asdict(s) for s in states],
+                    [_row(s) for s in states],
                 )
 
 
-async def _update_callbacks(session: AsyncSession, call: CallRecord) -> None:
+def _callback_change(call: CallRecord) -> CallbackChange | None:
     """Abandoned callers become callbacks; a connected call with the number closes them."""
     customer = call.called if call.direction == "outbound" else call.caller
     if customer is None or call.direction == "internal":
-        return
+        return None
     if call.outcome in ("answered", "transferred"):
-        await close_callbacks(session, number=customer, linkedid=call.linkedid,
-                              at=call.answered_at or call.ended_at)
-    elif call.direction == "inbound" and call.queue and call.outcome in CALLBACK_OUTCOMES:
-        await request_callback(session, number=customer, queue=call.queue, source="abandoned",
-                               at=call.ended_at, linkedid=call.linkedid,
-                               wait_seconds=call.wait_seconds)
+        return CallbackChange("close", customer, call.answered_at or call.ended_at,
+                              call.linkedid)
+    if call.direction == "inbound" and call.queue and call.outcome in CALLBACK_OUTCOMES:
+        return CallbackChange("request", customer, call.ended_at, call.linkedid, call.queue,
+                              "abandoned", call.wait_seconds)
+    return None
 
 
 def _delete_files(paths: tuple[str, ...]) -> None:
@@ -231,11 +237,14 @@ def _delete_files(paths: tuple[str, ...]) -> None:
         Path(path).unlink(missing_ok=True)
 
 
-def _call_row(record: CallRecord) -> dict[str, object]:
-    row = asdict(record)
-    for key in ("recordings", "legs", "queue_entries"):
-        row.pop(key)
-    return row
+_NOT_CALL_COLUMNS = frozenset({"recordings", "legs", "queue_entries"})
+
+
+def _row(record: object, exclude: frozenset[str] = frozenset()) -> dict[str, object]:
+    """A record's fields as a row; shallow (dataclasses.asdict deep-copies, and was the
+    writer's main cost in the ingest benchmark)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)  # type: ignore[arg-type]
+            if f.name not in exclude}
 
 
 def _recording_row(record: CallRecord, path: str) -> dict[str, object]:

@@ -36,6 +36,7 @@ _SERVICE_VARIABLES = frozenset({"CC_CONTACT_ID", "CC_VIP", "CC_IVR_PATH", "CC_AC
 # Where an inbound call ended when the IVR sent it elsewhere than a queue (CC_ACTION).
 _IVR_OUTCOME = {"voicemail": "voicemail", "callback": "callback_requested", "hangup": "closed"}
 _TRACKED_VARIABLES = _SERVICE_VARIABLES | {"MIXMONITOR_FILENAME", "QUEUESTATUS"}
+_NOTHING: list[CallRecord | AgentStateRecord] = []  # shared; never appended to
 _STATE_UP = "6"
 
 
@@ -191,10 +192,10 @@ class CallTracker:
     def handle(self, event: Event) -> list[CallRecord | AgentStateRecord]:
         name = event.get("Event", "")
         handler = self._HANDLERS.get(name)
-        if handler is None:
-            return []
-        ts = _timestamp(event, self._clock)
-        return handler(self, event, ts) or []
+        if handler is None or (name == "VarSet"
+                               and event.get("Variable") not in _TRACKED_VARIABLES):
+            return _NOTHING  # most events: more than half are dialplan VarSets
+        return handler(self, event, _timestamp(event, self._clock)) or _NOTHING
 
     def reconcile(self, channels: list[Event], queue_entries: Iterable[Event] = (),
                   lost_at: float | None = None) -> list[CallRecord]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 Event = dict[str, str]
 
@@ -87,49 +87,74 @@ class LiveState:
                     joined_at=now - float(item.get("Wait") or 0))
 
     def handle(self, event: Event) -> None:
-        kind = event.get("Event", "")
-        stamp = event.get("Timestamp")
-        ts = float(stamp) if stamp else self._clock()
+        handler = self._HANDLERS.get(event.get("Event", ""))
+        if handler is not None:
+            stamp = event.get("Timestamp")
+            handler(self, event, float(stamp) if stamp else self._clock())
+
+    def _caller_join(self, event: Event, ts: float) -> None:
+        self._queue(event.get("Queue", "")).callers[event.get("Uniqueid", "")] = WaitingCaller(
+            linkedid=event.get("Linkedid", ""), uniqueid=event.get("Uniqueid", ""),
+            number=event.get("CallerIDNum", ""), name=event.get("CallerIDName", ""),
+            joined_at=ts)
+
+    def _caller_leave(self, event: Event, ts: float) -> None:
+        self._queue(event.get("Queue", "")).callers.pop(event.get("Uniqueid", ""), None)
+
+    def _member_added(self, event: Event, ts: float) -> None:
         queue = event.get("Queue", "")
-        if kind == "QueueCallerJoin":
-            self._queue(queue).callers[event.get("Uniqueid", "")] = WaitingCaller(
-                linkedid=event.get("Linkedid", ""), uniqueid=event.get("Uniqueid", ""),
-                number=event.get("CallerIDNum", ""), name=event.get("CallerIDName", ""),
-                joined_at=ts)
-        elif kind in ("QueueCallerLeave", "QueueCallerAbandon"):
-            self._queue(queue).callers.pop(event.get("Uniqueid", ""), None)
-        elif kind == "QueueMemberAdded":
-            member = self._member(event)
-            member.queues.add(queue)
-            self._queue(queue)
-            member.paused = event.get("Paused") == "1"
-            member.paused_reason = event.get("PausedReason") or None
-            member.idle_since = member.idle_since or ts
-        elif kind == "QueueMemberRemoved":
-            member = self._member(event)
-            member.queues.discard(queue)
-            if not member.queues:
-                del self.members[member.interface]
-        elif kind == "QueueMemberPause":
-            member = self._member(event)
-            member.paused = event.get("Paused") == "1"
-            member.paused_reason = (event.get("PausedReason") or None) if member.paused else None
-        elif kind == "QueueMemberStatus":
-            member = self._member(event)
-            member.calls_taken = int(event.get("CallsTaken") or member.calls_taken)
-        elif kind == "AgentCalled":
-            self._member(event).ringing_for = event.get("Linkedid")
-        elif kind == "AgentRingNoAnswer":
-            self._member(event).ringing_for = None
-        elif kind == "AgentConnect":
-            member = self._member(event)
-            member.ringing_for = None
-            member.on_call = event.get("Linkedid")
-            member.talking_to = event.get("CallerIDNum")
-        elif kind == "AgentComplete":
-            member = self._member(event)
-            member.on_call = member.talking_to = None
-            member.idle_since = ts
+        member = self._member(event)
+        member.queues.add(queue)
+        self._queue(queue)
+        member.paused = event.get("Paused") == "1"
+        member.paused_reason = event.get("PausedReason") or None
+        member.idle_since = member.idle_since or ts
+
+    def _member_removed(self, event: Event, ts: float) -> None:
+        member = self._member(event)
+        member.queues.discard(event.get("Queue", ""))
+        if not member.queues:
+            del self.members[member.interface]
+
+    def _member_pause(self, event: Event, ts: float) -> None:
+        member = self._member(event)
+        member.paused = event.get("Paused") == "1"
+        member.paused_reason = (event.get("PausedReason") or None) if member.paused else None
+
+    def _member_status(self, event: Event, ts: float) -> None:
+        member = self._member(event)
+        member.calls_taken = int(event.get("CallsTaken") or member.calls_taken)
+
+    def _agent_called(self, event: Event, ts: float) -> None:
+        self._member(event).ringing_for = event.get("Linkedid")
+
+    def _agent_ring_no_answer(self, event: Event, ts: float) -> None:
+        self._member(event).ringing_for = None
+
+    def _agent_connect(self, event: Event, ts: float) -> None:
+        member = self._member(event)
+        member.ringing_for = None
+        member.on_call = event.get("Linkedid")
+        member.talking_to = event.get("CallerIDNum")
+
+    def _agent_complete(self, event: Event, ts: float) -> None:
+        member = self._member(event)
+        member.on_call = member.talking_to = None
+        member.idle_since = ts
+
+    _HANDLERS: ClassVar[dict[str, Callable[[LiveState, Event, float], None]]] = {
+        "QueueCallerJoin": _caller_join,
+        "QueueCallerLeave": _caller_leave,
+        "QueueCallerAbandon": _caller_leave,
+        "QueueMemberAdded": _member_added,
+        "QueueMemberRemoved": _member_removed,
+        "QueueMemberPause": _member_pause,
+        "QueueMemberStatus": _member_status,
+        "AgentCalled": _agent_called,
+        "AgentRingNoAnswer": _agent_ring_no_answer,
+        "AgentConnect": _agent_connect,
+        "AgentComplete": _agent_complete,
+    }
 
     def snapshot(self) -> list[dict[str, Any]]:
         now = self._clock()

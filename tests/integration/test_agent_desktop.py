@@ -34,7 +34,7 @@ async def http_server(service):
     server = uvicorn.Server(uvicorn.Config(create_app(service=service), host="127.0.0.1",
                                            port=port, lifespan="off", log_config=None))
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event)
+    while not server.started:
         await asyncio.sleep(0.05)
     try:
         yield f"127.0.0.1:{port}"

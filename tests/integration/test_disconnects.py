@@ -40,7 +40,7 @@ async def test_stopping_asterisk_is_logged_and_the_listener_reconnects(service, 
     with caplog.at_level(logging.INFO, logger="callcenter"):
         await asyncio.to_thread(asterisk.down)
         async with asyncio.timeout(10):
-            while service.ami.connected:  # noqa: ASYNC110 (polling a property)
+            while service.ami.connected:
                 await asyncio.sleep(0.1)
         status, body = await health(service)
         assert status == 503 and body["ami"] is False and body["database"] is True
@@ -161,7 +161,7 @@ async def test_asterisk_restarted_in_the_middle_of_calls(service, asterisk):
     waiting = await place_inbound_call(service, caller="+79161239902", patience=60,
                                        variables={"CC_QUEUE": "sales"})
     async with asyncio.timeout(30):
-        while (talking not in service.tracker.calls  # noqa: ASYNC110
+        while (talking not in service.tracker.calls
                or not service.tracker.calls[talking].stays
                or service.tracker.calls[talking].stays[-1].connected_at is None
                or waiting not in service.tracker.calls

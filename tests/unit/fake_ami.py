@@ -62,8 +62,10 @@ class FakeAMI:
                 writer.close()
         elif name == "ping" and self.answer_ping:
             writer.write(f"Response: Success\r\nActionID: {aid}\r\nPing: Pong\r\n\r\n".encode())
-        elif name == "coreshowchannels":
+        elif name in ("coreshowchannels", "queuestatus"):
+            complete = "CoreShowChannelsComplete" if name == "coreshowchannels" else \
+                "QueueStatusComplete"
             writer.write(f"Response: Success\r\nActionID: {aid}\r\nEventList: start\r\n\r\n"
-                         f"Event: CoreShowChannelsComplete\r\nActionID: {aid}\r\n"
+                         f"Event: {complete}\r\nActionID: {aid}\r\n"
                          f"EventList: Complete\r\nListItems: 0\r\n\r\n".encode())
         # anything else is left unanswered

@@ -75,7 +75,7 @@ async def test_action_without_answer_times_out(peer):
     client = client_for(peer, [], action_timeout=0.2)
     task = await connected(client)
     with pytest.raises(AMIError, match="no answer"):
-        await client.action({"Action": "QueueStatus"})
+        await client.action({"Action": "QueueSummary"})
     await stop(client, task)
 
 
