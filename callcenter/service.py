@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from callcenter.agi.routes import Routes
 from callcenter.agi.server import FastAGIServer
 from callcenter.ami.listener import AMIListener
+from callcenter.cache import TTLCache
 from callcenter.calls.pops import ScreenPopHub
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import CallTracker
@@ -43,6 +44,8 @@ class Service:
                                  Routes(settings, self.sessions, ivr).table())
         self._tasks: list[asyncio.Task[None]] = []
         self.secret_key = _secret_key(settings)
+        # who a bearer token belongs to: looked up at most every 10 s per token
+        self.principals: TTLCache[object] = TTLCache(10)
 
     async def start(self) -> None:
         self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)

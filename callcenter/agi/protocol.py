@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote
 
@@ -122,6 +123,7 @@ class Session:
         self.request = request
         self.timeout = timeout
         self.hung_up = False
+        self.asterisk_seconds = 0.0  # waiting for Asterisk's replies (playback included)
 
     async def command(self, *words: object, timeout: float | None = None) -> Response:
         if self.hung_up:
@@ -129,6 +131,7 @@ class Session:
         verb, *args = words
         line = " ".join([str(verb), *(quote(a) for a in args)])
         self._writer.write(line.encode() + b"\n")
+        started = time.perf_counter()
         async with asyncio.timeout(timeout or self.timeout):
             await self._writer.drain()
             reply = await self._read_line()
@@ -141,6 +144,7 @@ class Session:
                 while not (reply := await self._read_line()).startswith("520 "):
                     usage.append(reply)
                 raise AGIError(520, "\n".join(usage))
+        self.asterisk_seconds += time.perf_counter() - started
         try:
             response = parse_response(reply)
         except AGIError as exc:

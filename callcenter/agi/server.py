@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from callcenter.agi.protocol import (
@@ -41,6 +42,10 @@ class FastAGIServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.sessions_served = 0
         self.rejected = 0
+        self.active = 0
+        self.most_active = 0  # the most sessions held at once
+        self.route_seconds = 0.0  # time in routes, in all
+        self.asterisk_seconds = 0.0  # of which waiting for Asterisk
 
     @property
     def serving(self) -> bool:
@@ -95,6 +100,18 @@ class FastAGIServer:
             await _set_status(session, "UNKNOWN_ROUTE")
             return
         self.sessions_served += 1
+        self.active += 1
+        self.most_active = max(self.most_active, self.active)
+        started = time.perf_counter()
+        try:
+            await self._run(route, session)
+        finally:
+            self.active -= 1
+            self.route_seconds += time.perf_counter() - started
+            self.asterisk_seconds += session.asterisk_seconds
+
+    async def _run(self, route: Route, session: Session) -> None:
+        request = session.request
         status = "SUCCESS"
         try:
             async with asyncio.timeout(self.route_timeout):

@@ -46,6 +46,16 @@ class Principal:
 
 
 async def resolve_token(token: str, service: Service, db: AsyncSession) -> Principal | None:
+    cached = service.principals.get(token)
+    if isinstance(cached, Principal):
+        return cached
+    principal = await _lookup_token(token, service, db)
+    if principal is not None:
+        service.principals.put(token, principal)
+    return principal
+
+
+async def _lookup_token(token: str, service: Service, db: AsyncSession) -> Principal | None:
     if token.startswith("s."):
         payload = verify(token, service.secret_key)
         if payload is None or payload.get("kind") != "login":

@@ -58,6 +58,12 @@ async def _recording_for(db: AsyncSession, recording_id: int, principal: Princip
     return recording
 
 
+class RecordingFile(FileResponse):
+    """Starlette's 64 KiB chunks cap a 50 MB download at a few hundred MB/s; 1 MiB does not."""
+
+    chunk_size = 1024 * 1024
+
+
 def _inside_and_present(path: Path, root: Path) -> bool:
     resolved = path.resolve()
     return resolved.is_relative_to(root.resolve()) and resolved.is_file()
@@ -141,8 +147,8 @@ async def _serve(recording_id: int, request: Request, principal: Principal, db: 
             _ffmpeg(path, format), media_type=MEDIA_TYPES[format],
             headers={"Content-Disposition": f'attachment; filename="{name}"'})
     disposition = "inline" if ranged else "attachment"
-    return FileResponse(path, media_type=MEDIA_TYPES.get(recording.format, "audio/wav"),
-                        filename=path.name, content_disposition_type=disposition)
+    return RecordingFile(path, media_type=MEDIA_TYPES.get(recording.format, "audio/wav"),
+                         filename=path.name, content_disposition_type=disposition)
 
 
 async def _ffmpeg(path: Path, format: str) -> AsyncIterator[bytes]:

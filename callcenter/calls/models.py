@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, Integer, String
+from sqlalchemy import Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.db import Base, UTCDateTime
@@ -12,14 +12,17 @@ from callcenter.db import Base, UTCDateTime
 
 class Call(Base):
     __tablename__ = "calls"
+    # a number's latest calls (screen pop) straight from an index, however many calls there are
+    __table_args__ = (Index("ix_calls_caller_started_at", "caller", "started_at"),
+                      Index("ix_calls_called_started_at", "called", "started_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     linkedid: Mapped[str] = mapped_column(String(64), unique=True)
     direction: Mapped[str] = mapped_column(String(16))  # inbound | outbound | internal
-    caller: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164
+    caller: Mapped[str | None] = mapped_column(String(32))  # E.164
     caller_raw: Mapped[str | None] = mapped_column(String(80))
     caller_name: Mapped[str | None] = mapped_column(String(120))
-    called: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164
+    called: Mapped[str | None] = mapped_column(String(32))  # E.164
     called_raw: Mapped[str | None] = mapped_column(String(80))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     queue: Mapped[str | None] = mapped_column(String(80), index=True)

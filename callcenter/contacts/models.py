@@ -43,7 +43,8 @@ class ContactNumber(Base):
     __tablename__ = "contact_numbers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"),
+                                            index=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)  # E.164
     label: Mapped[str | None] = mapped_column(String(40))
     contact: Mapped[Contact] = relationship(back_populates="numbers")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.callbacks.models import Callback
@@ -53,6 +53,19 @@ class PopData:
         }
 
 
+async def last_calls(session: AsyncSession, number: str, limit: int) -> list[Call]:
+    """Two index-ordered reads (as caller, as called) in one statement: an OR across both
+    columns makes PostgreSQL walk the whole started_at index of a large table."""
+    as_caller = (select(Call.id).where(Call.caller == number)
+                 .order_by(Call.started_at.desc()).limit(limit))
+    as_called = (select(Call.id).where(Call.called == number)
+                 .order_by(Call.started_at.desc()).limit(limit))
+    ids = union_all(as_caller.subquery().select(), as_called.subquery().select()).subquery()
+    return list(await session.scalars(
+        select(Call).where(Call.id.in_(select(ids.c.id)))
+        .order_by(Call.started_at.desc()).limit(limit)))
+
+
 async def load_pop(session: AsyncSession, raw_number: str, region: str) -> PopData:
     number = to_e164(raw_number, region)
     contact = await find_by_number(session, number) if number else None
@@ -60,9 +73,7 @@ async def load_pop(session: AsyncSession, raw_number: str, region: str) -> PopDa
     callbacks: list[Callback] = []
     recordings: dict[str, list[int]] = {}
     if number:
-        calls = list(await session.scalars(
-            select(Call).where(or_(Call.caller == number, Call.called == number))
-            .order_by(Call.started_at.desc()).limit(LAST_CALLS)))
+        calls = await last_calls(session, number, LAST_CALLS)
         callbacks = list(await session.scalars(
             select(Callback).where(Callback.number == number, Callback.status == "open")))
         if calls:
