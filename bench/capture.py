@@ -12,31 +12,18 @@ import asyncio
 import gzip
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 from callcenter.ami.protocol import encode_action
-from callcenter.migrate import upgrade
-from callcenter.service import Service
-from callcenter.settings import Settings
 from tests.integration.helpers import login_agent, logout_everyone, place_inbound_call
-from tests.rig import Asterisk
+from tests.rig import scratch_service
 
 OUT = Path(__file__).parent / "data" / "queue-calls.ami.gz"
 
 
 async def main(calls: int) -> None:
-    work = Path(tempfile.mkdtemp(prefix="callcenter-bench-"))
-    recordings = work / "recordings"
-    recordings.mkdir()
-    recordings.chmod(0o777)
-    Asterisk(recordings).up()
-    url = f"sqlite+aiosqlite:///{work}/capture.db"
-    await asyncio.to_thread(upgrade, url)
-    settings = Settings(database_url=url, recordings_dir=recordings, announce_prompt="beep")
-    svc = Service(settings)
-    await svc.start()
-    await asyncio.wait_for(svc.ami.client.connected.wait(), 30)
+    svc = await scratch_service(announce_prompt="beep")
+    settings = svc.settings
     reader, writer = await asyncio.open_connection(settings.ami_host, settings.ami_port)
     writer.write(encode_action({"Action": "Login", "Username": settings.ami_user,
                                 "Secret": settings.ami_secret.get_secret_value()}))

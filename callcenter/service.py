@@ -13,6 +13,7 @@ from callcenter.agi.routes import Routes
 from callcenter.agi.server import FastAGIServer
 from callcenter.ami.listener import AMIListener
 from callcenter.cache import TTLCache
+from callcenter.calls.pops import EVENTS as POP_EVENTS
 from callcenter.calls.pops import ScreenPopHub
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import CallTracker
@@ -38,7 +39,7 @@ class Service:
         self.live = LiveState()
         self.ami = AMIListener(settings, self.tracker, self.writer, self.live, self.sessions)
         self.pops = ScreenPopHub(self.sessions, settings.default_region)
-        self.ami.subscribe(self.pops.on_event)
+        self.ami.subscribe(self.pops.on_event, POP_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port,
                                  Routes(settings, self.sessions, ivr).table())

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 from pathlib import Path
 
 from callcenter.ami.protocol import encode_action
 from callcenter.calls.clicktocall import click_to_call
 from callcenter.contacts.models import Contact, ContactNumber
-from callcenter.migrate import upgrade
 from callcenter.service import Service
 from callcenter.settings import Settings
 from tests.integration.helpers import (
@@ -27,7 +25,7 @@ from tests.integration.helpers import (
     transfer_when_connected,
     wait_for_call,
 )
-from tests.rig import Asterisk, write_test_ivr
+from tests.rig import scratch_service
 
 TRACES = Path(__file__).parent / "traces"
 
@@ -113,22 +111,10 @@ async def record(name: str, svc: Service, settings: Settings) -> None:
 
 
 async def main(names: list[str]) -> None:
-    work = Path(tempfile.mkdtemp(prefix="callcenter-capture-"))
-    recordings = work / "recordings"
-    recordings.mkdir()
-    recordings.chmod(0o777)
-    pbx = Asterisk(recordings)
-    pbx.up()
-    url = f"sqlite+aiosqlite:///{work}/capture.db"
-    await asyncio.to_thread(upgrade, url)
-    settings = Settings(database_url=url, recordings_dir=recordings,
-                        ivr_file=write_test_ivr(work))
-    svc = Service(settings)
-    await svc.start()
-    await asyncio.wait_for(svc.ami.client.connected.wait(), 30)
+    svc = await scratch_service()
     try:
         for name in names or list(SCENARIOS):
-            await record(name, svc, settings)
+            await record(name, svc, svc.settings)
     finally:
         await svc.stop()
 

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 from pathlib import Path
 
 from callcenter.contacts.models import Contact, ContactNumber
-from callcenter.migrate import upgrade
-from callcenter.service import Service
-from callcenter.settings import Settings
 from tests.integration.helpers import (
     login_agent,
     logout_everyone,
     place_inbound_call,
     wait_for_call,
 )
-from tests.rig import Asterisk, write_test_ivr
+from tests.rig import scratch_service
 
 OUT = Path(__file__).parent / "traces" / "agi"
 
@@ -49,19 +45,9 @@ class RecordingProxy:
 
 
 async def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="callcenter-capture-"))
-    recordings = work / "recordings"
-    recordings.mkdir()
-    recordings.chmod(0o777)
-    Asterisk(recordings).up()
-    url = f"sqlite+aiosqlite:///{work}/capture.db"
-    await asyncio.to_thread(upgrade, url)
-    svc = Service(Settings(database_url=url, recordings_dir=recordings, agi_port=4574,
-                           ivr_file=write_test_ivr(work)))
     proxy = RecordingProxy(4574)
     server = await asyncio.start_server(proxy.handle, "127.0.0.1", 4573)
-    await svc.start()
-    await asyncio.wait_for(svc.ami.client.connected.wait(), 30)
+    svc = await scratch_service(agi_port=4574)
     try:
         async with svc.sessions() as session:
             contact = Contact(name="Мария Иванова", language="ru", vip=True)

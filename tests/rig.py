@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from callcenter.service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
 ASTERISK_SCRIPT = ROOT / "scripts" / "asterisk.sh"
@@ -155,3 +161,25 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.2):
             return value
         time.sleep(interval)
     return None
+
+
+async def scratch_service(**settings: object) -> Service:
+    """A started service on a scratch SQLite database beside the local Asterisk, with the test
+    IVR: for the scripts that record traces. The caller stops it."""
+    from callcenter.migrate import upgrade
+    from callcenter.service import Service
+    from callcenter.settings import Settings
+
+    work = Path(tempfile.mkdtemp(prefix="callcenter-scratch-"))
+    recordings = work / "recordings"
+    recordings.mkdir()
+    recordings.chmod(0o777)
+    await asyncio.to_thread(Asterisk(recordings).up)
+    url = f"sqlite+aiosqlite:///{work}/scratch.db"
+    await asyncio.to_thread(upgrade, url)
+    service = Service(Settings(database_url=url, recordings_dir=recordings,
+                               spool_dir=work / "spool", ivr_file=write_test_ivr(work),
+                               **settings))
+    await service.start()
+    await asyncio.wait_for(service.ami.client.connected.wait(), 30)
+    return service

@@ -17,7 +17,7 @@ from callcenter.calls.models import Call
 from callcenter.calls.recovery import read_since, recover
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import CallRecord, CallTracker
-from callcenter.queues.live import LiveState
+from callcenter.queues.live import LIVE_EVENTS, LiveState
 from callcenter.queues.models import QueueEntry
 from callcenter.settings import Settings
 
@@ -34,7 +34,7 @@ class AMIListener:
         self.writer = writer
         self.events_seen = 0
         self._last_stamp: str | None = None  # Asterisk's clock, from the last event
-        self._subscribers: list[Callable[[Message], None]] = []
+        self._subscribers: list[tuple[Callable[[Message], None], frozenset[str] | None]] = []
         self.client = AMIClient(
             settings.ami_host, settings.ami_port, settings.ami_user,
             settings.ami_secret.get_secret_value(),
@@ -46,10 +46,13 @@ class AMIListener:
     def connected(self) -> bool:
         return self.client.connected.is_set()
 
-    def subscribe(self, callback: Callable[[Message], None]) -> Callable[[], None]:
-        """Another consumer of live events (screen pops, tests); returns an unsubscribe."""
-        self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback)
+    def subscribe(self, callback: Callable[[Message], None],
+                  events: frozenset[str] | None = None) -> Callable[[], None]:
+        """Another consumer of live events (screen pops, tests), of all or only the named
+        ones; returns an unsubscribe."""
+        entry = (callback, events)
+        self._subscribers.append(entry)
+        return lambda: self._subscribers.remove(entry)
 
     @property
     def last_event_at(self) -> float | None:
@@ -62,8 +65,12 @@ class AMIListener:
         records = self.tracker.handle(event)
         if records:
             self.writer.submit(records)
-        self.live.handle(event)
-        for callback in self._subscribers:
+        name = event.get("Event", "")
+        if name in LIVE_EVENTS:
+            self.live.handle(event)
+        for callback, events in self._subscribers:
+            if events is not None and name not in events:
+                continue
             try:
                 callback(event)
             except Exception:

@@ -31,18 +31,21 @@ class FrameParser:
         """Messages completed by this chunk, in the order they arrived."""
         start = max(0, len(self._buffer) - 3)
         self._buffer += data
-        if self._buffer.find(TERMINATOR, start) == -1:
+        last = self._buffer.rfind(TERMINATOR, start)
+        if last == -1:
             if len(self._buffer) > self._max:
                 self._buffer.clear()
                 raise FrameError(f"AMI message over {self._max} bytes")
             return []
-        *frames, rest = bytes(self._buffer).split(TERMINATOR)
-        if len(rest) > self._max:
+        # Everything up to the last blank line is whole messages: decoded in one go (no
+        # character can straddle the cut, the terminator being ASCII).
+        text = self._buffer[:last].decode("utf-8", errors="replace")
+        del self._buffer[:last + 4]
+        if len(self._buffer) > self._max:
             self._buffer.clear()
             raise FrameError(f"AMI message over {self._max} bytes")
-        self._buffer[:] = rest
         messages = []
-        for frame in frames:
+        for frame in text.split("\r\n\r\n"):
             message = parse_frame(frame)
             if message:
                 messages.append(message)
@@ -52,13 +55,13 @@ class FrameParser:
         return messages
 
 
-def parse_frame(frame: bytes) -> Message:
+def parse_frame(frame: str) -> Message:
     """One message; repeated keys (ChanVariable, Output) are joined with a newline.
 
     On the hot path: nearly every message is plain "Key: Value" lines with distinct keys, built
     in one pass in C; anything else takes the careful line-by-line way.
     """
-    lines = frame.decode("utf-8", errors="replace").split("\r\n")
+    lines = frame.split("\r\n")
     try:
         message = dict(map(str.split, lines, repeat(": "), repeat(1)))  # type: ignore[arg-type]
     except ValueError:  # a line without ": " (empty value written as "Key:", garbage)

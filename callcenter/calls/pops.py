@@ -25,8 +25,10 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 # so "connected" can never overtake the pop of the same ring.
 Outgoing = dict[str, Any] | asyncio.Future[dict[str, Any]]
 _DIAL_PROGRESS = {"5": "agent_ringing", "6": "agent_answered"}
-_RELEVANT = frozenset({"AgentCalled", "AgentConnect", "AgentRingNoAnswer",
-                       "QueueCallerAbandon", "Hangup", "AgentComplete"})
+# what pops and click-to-call progress are made of
+EVENTS = frozenset({"AgentCalled", "AgentConnect", "AgentRingNoAnswer", "QueueCallerAbandon",
+                    "Hangup", "AgentComplete", "Newstate", "DialBegin", "DialEnd",
+                    "OriginateResponse"})
 
 
 @dataclass(eq=False)
@@ -105,9 +107,8 @@ class ScreenPopHub:
         self._click_to_call[call_id] = interface
 
     def on_event(self, event: Message) -> None:
+        """Subscribed to EVENTS only."""
         name = event.get("Event")
-        if name not in _RELEVANT and not self._click_to_call:
-            return
         linkedid = event.get("Linkedid", "")
         if name == "AgentCalled":
             interface = event.get("Interface", "")

@@ -43,7 +43,7 @@ class RecordWriter:
     def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
                  *, dead_letter: Path, keep_unanswered_recordings: bool = False,
                  batch_size: int = 500, max_backoff: float = 10.0,
-                 max_in_memory: int = 50_000, gather_seconds: float = 0.05) -> None:
+                 max_in_memory: int = 50_000, gather_seconds: float = 0.01) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
         self.dead_letter = dead_letter

@@ -178,3 +178,6 @@ class LiveState:
                     for m in sorted(members, key=lambda m: m.name)],
             })
         return out
+
+
+LIVE_EVENTS = frozenset(LiveState._HANDLERS)

@@ -29,7 +29,7 @@ def test_oversize_message_is_refused():
 
 
 def test_repeated_keys_and_values_with_colons():
-    frame = b"Event: X\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nAddress: a:b:c"
+    frame = "Event: X\r\nChanVariable: A=1\r\nChanVariable: B=2\r\nAddress: a:b:c"
     assert parse_frame(frame) == {"Event": "X", "ChanVariable": "A=1\nB=2", "Address": "a:b:c"}
 
 
