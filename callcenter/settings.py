@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # Asterisk's queue_log, readable here (e.g. a shared /var/log/asterisk): queue calls that
     # ended while the listener was away are recovered from it. None: no recovery.
     queue_log_path: Path | None = None
+    # Asterisk's CDR as asterisk_conf/cdr_custom.conf writes it: the other calls, likewise.
+    cdr_path: Path | None = None
     # Records the database refused (bad data) are kept here, never dropped.
     spool_dir: Path = Path("spool")
     recording_format: str = "wav"

@@ -114,3 +114,25 @@ async def test_a_record_the_database_refuses_is_set_aside_and_the_rest_written(d
     [line] = (tmp_path / "dead.jsonl").read_text().splitlines()
     kept = json.loads(line)
     assert kept["record"]["linkedid"] == poison.linkedid and kept["type"] == "CallRecord"
+
+
+async def test_recordings_of_calls_nobody_answered_are_deleted(database, tmp_path):
+    suffix = f"-{tmp_path.name}"
+    [abandoned] = records("abandoned")
+    [answered] = records("answered")
+    files = {}
+    for name in ("abandoned", "answered"):
+        path = tmp_path / f"{name}.wav"
+        path.write_bytes(b"RIFF" + bytes(100))
+        files[name] = path
+    abandoned = dataclasses.replace(unique(abandoned, suffix),
+                                    recordings=(str(files["abandoned"]),))
+    answered = dataclasses.replace(unique(answered, suffix),
+                                   recordings=(str(files["answered"]),))
+    await write(database, [abandoned, answered], tmp_path)
+    assert not files["abandoned"].exists() and files["answered"].exists()
+    sessions = session_factory(database)
+    async with sessions() as session:
+        kept = set(await session.scalars(select(Recording.linkedid).where(
+            Recording.linkedid.in_([abandoned.linkedid, answered.linkedid]))))
+    assert kept == {answered.linkedid}

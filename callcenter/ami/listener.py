@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.ami.client import AMIClient, AMIError
 from callcenter.ami.protocol import Message
 from callcenter.calls.models import Call
-from callcenter.calls.recovery import read_since, recover
+from callcenter.calls.recovery import read_cdr_since, read_since, recover, recover_from_cdr
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import CallRecord, CallTracker
 from callcenter.queues.live import LIVE_EVENTS, LiveState
@@ -90,27 +90,38 @@ class AMIListener:
         if closed:
             log.info("closed calls that ended while disconnected", extra={"calls": len(closed)})
         self.writer.submit(closed)
-        if self.settings.queue_log_path is not None:
+        if self.settings.queue_log_path is not None or self.settings.cdr_path is not None:
             try:
-                await self._recover_from_queue_log(closed)
+                await self._recover(closed)
             except Exception as exc:  # recovery is a bonus: it must not stop the listener
-                log.error("queue_log recovery failed", extra={"error": repr(exc)})
+                log.error("recovery from queue_log/CDR failed", extra={"error": repr(exc)})
 
-    async def _recover_from_queue_log(self, closed: list[CallRecord]) -> None:
-        """Queue calls that began and ended entirely while we were away (or down)."""
-        path = self.settings.queue_log_path
-        assert path is not None
+    async def _recover(self, closed: list[CallRecord]) -> None:
+        """Calls that began and ended entirely while we were away (or down)."""
         since = self.last_event_at
         async with self.sessions() as session:
             if since is None:  # just started: from the last call we know of
                 last = await session.scalar(select(func.max(Call.ended_at)))
                 since = last.timestamp() if last else time.time() - 86400
-            known = set(await session.scalars(select(QueueEntry.uniqueid).where(
-                QueueEntry.entered_at >= datetime.fromtimestamp(since - 3600, UTC))))
-        known |= {e.uniqueid for r in closed for e in r.queue_entries}
-        known |= {stay.uniqueid for call in self.tracker.calls.values() for stay in call.stays}
-        lines = await asyncio.to_thread(read_since, path, since - 1)
-        recovered = recover(lines, known, self.settings.default_region)
+            window = datetime.fromtimestamp(since - 3600, UTC)
+            queued = set(await session.scalars(select(QueueEntry.uniqueid).where(
+                QueueEntry.entered_at >= window)))
+            linkedids = set(await session.scalars(select(Call.linkedid).where(
+                Call.started_at >= window)))
+        queued |= {e.uniqueid for r in closed for e in r.queue_entries}
+        queued |= {stay.uniqueid for call in self.tracker.calls.values() for stay in call.stays}
+        linkedids |= {r.linkedid for r in closed} | set(self.tracker.calls)
+        recovered: list[CallRecord] = []
+        if self.settings.queue_log_path is not None:
+            lines = await asyncio.to_thread(read_since, self.settings.queue_log_path, since - 1)
+            recovered += recover(lines, queued, self.settings.default_region)
+        queued |= {r.linkedid for r in recovered}
+        linkedids |= {r.linkedid for r in recovered}
+        if self.settings.cdr_path is not None:
+            rows = await asyncio.to_thread(read_cdr_since, self.settings.cdr_path, since - 1)
+            recovered += recover_from_cdr(rows, linkedids, queued,
+                                          self.settings.inbound_contexts,
+                                          self.settings.default_region)
         if recovered:
-            log.info("queue calls recovered from queue_log", extra={"calls": len(recovered)})
+            log.info("calls recovered from queue_log/CDR", extra={"calls": len(recovered)})
         self.writer.submit(recovered)

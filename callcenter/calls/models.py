@@ -46,7 +46,7 @@ class Call(Base):
     # where the caller went in the IVR, e.g. "main>3>billing>1"
     ivr_path: Mapped[str | None] = mapped_column(String(200))
     recording_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    # "ami": followed live; "queue_log": ended while the listener was away, recovered
+    # "ami": followed live; "queue_log"/"cdr": ended while the listener was away, recovered
     source: Mapped[str] = mapped_column(String(16), default="ami", server_default="ami")
 
 

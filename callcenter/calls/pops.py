@@ -53,24 +53,26 @@ class ScreenPopHub:
     # -- connections -------------------------------------------------------------------------
 
     async def serve(self, subscriber: Subscriber) -> None:
-        """Runs one connection's sender until it closes or falls behind."""
+        """Sends one connection's messages until it closes or falls behind (then it is
+        dropped: its sender is cancelled, whatever it was waiting for)."""
         self._subscribers.setdefault(subscriber.interface, set()).add(subscriber)
+        sender = asyncio.ensure_future(self._send_all(subscriber))
+        closed = asyncio.ensure_future(subscriber.closed.wait())
         try:
-            while not subscriber.closed.is_set():
-                getter = asyncio.ensure_future(subscriber.outbox.get())
-                closer = asyncio.ensure_future(subscriber.closed.wait())
-                done, _ = await asyncio.wait({getter, closer},
-                                             return_when=asyncio.FIRST_COMPLETED)
-                closer.cancel()
-                if getter not in done:
-                    getter.cancel()
-                    break
-                message = getter.result()
-                if isinstance(message, asyncio.Future):
-                    message = await message
-                await subscriber.send(message)
+            await asyncio.wait({sender, closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._subscribers.get(subscriber.interface, set()).discard(subscriber)
+            for task in (sender, closed):
+                task.cancel()
+            await asyncio.gather(sender, closed, return_exceptions=True)
+
+    @staticmethod
+    async def _send_all(subscriber: Subscriber) -> None:
+        while True:
+            message = await subscriber.outbox.get()
+            if isinstance(message, asyncio.Future):
+                message = await message
+            await subscriber.send(message)
 
     def watch_disconnect(self, websocket: Any, subscriber: Subscriber) -> asyncio.Task[None]:
         """Reads (and ignores) what the browser sends, to notice when it goes away."""

@@ -94,7 +94,7 @@ class CallRecord:
     recordings: tuple[str, ...]
     legs: tuple[LegRecord, ...]
     queue_entries: tuple[QueueEntryRecord, ...]
-    source: str = "ami"  # or "queue_log": recovered after the listener was away
+    source: str = "ami"  # or "queue_log"/"cdr": recovered after the listener was away
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,3 +78,15 @@ async def test_forget_me_erases_the_person_and_their_recordings(api, customer):
         assert entry.username == "root" and entry.object_id == str(customer["contact_id"])
     pop = (await api.get("/screenpop", "supervisor", params={"number": "89161234567"})).json()
     assert pop["new"] and pop["last_calls"] == []
+
+
+async def test_csv_export_streams_every_match_with_the_role_masking(api, customer):
+    response = await api.get("/calls", "supervisor", params={"format": "csv"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    header, *rows = response.text.strip().splitlines()
+    assert header.startswith("linkedid,direction,caller,called")
+    assert [r.split(",")[0] for r in rows] == ["call-boris", "call-anna"]
+    assert "+79161234567" in rows[0]
+    agent = (await api.get("/calls", "agent", params={"format": "csv"})).text.splitlines()
+    assert len(agent) == 2 and agent[1].startswith("call-anna,inbound,********4567")

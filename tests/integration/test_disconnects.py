@@ -66,7 +66,8 @@ async def service_behind_proxy(asterisk, tmp_path: Path):
     await asyncio.to_thread(upgrade, url)
     svc = Service(Settings(database_url=url, ami_port=proxy.port, agi_port=0,
                            recordings_dir=tmp_path,
-                           queue_log_path=asterisk.root / "var/log/asterisk/queue_log"))
+                           queue_log_path=asterisk.root / "var/log/asterisk/queue_log",
+                           cdr_path=asterisk.root / "var/log/asterisk/cdr-custom/callcenter.csv"))
     await svc.start()
     async with asyncio.timeout(30):
         await svc.ami.client.connected.wait()
@@ -90,7 +91,10 @@ async def test_calls_through_a_network_gap_get_exactly_one_correct_record(
         # a call that begins and ends entirely while the listener is away
         unseen_call = await place_inbound_call(service, caller="+79161230003", patience=5,
                                                variables={"CC_QUEUE": "sales"})
+        # and one that hangs up during the recording notice, before any queue
+        unseen_early = await place_inbound_call(service, caller="+79161230004", patience=1)
         await wait_for_call(service, unseen_call)
+        await wait_for_call(service, unseen_early)
         await asyncio.sleep(0.5)
         proxy.refusing = False
         async with asyncio.timeout(30):
@@ -120,8 +124,13 @@ async def test_calls_through_a_network_gap_get_exactly_one_correct_record(
     assert (recovered.source, recovered.outcome, recovered.queue, recovered.caller) == (
         "queue_log", "abandoned", "sales", "+79161230003")
     assert recovered.wait_seconds == truth_unseen.wait_seconds
-    async with behind.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(Call)) == 3
+    # the one that never reached a queue: recovered from the CDR
+    recovered_early = await wait_for_call(behind, unseen_early)
+    assert (recovered_early.source, recovered_early.outcome, recovered_early.queue,
+            recovered_early.caller, recovered_early.called) == (
+        "cdr", "abandoned", None, "+79161230004", "+74950000000")
+    async with behind.sessions() as session:  # each call once (the queue call not twice)
+        assert await session.scalar(select(func.count()).select_from(Call)) == 4
 
 
 async def test_database_down_for_30_seconds_loses_nothing(service, postgres, caplog):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callcenter.calls.recovery import read_since, recover
+from callcenter.calls.recovery import read_cdr_since, read_since, recover, recover_from_cdr
 
 QUEUE_LOG = Path(__file__).resolve().parent.parent / "traces" / "queue_log"
 
@@ -41,3 +41,22 @@ def test_calls_already_known_and_calls_still_going_are_left_alone():
 
 def test_only_lines_since_the_given_time_are_read():
     assert {line[1] for line in read_since(QUEUE_LOG, 1795487400)} == {"test-11b4fbc9d1e8-2"}
+
+
+CDR = QUEUE_LOG.with_name("cdr.csv")
+
+
+def test_calls_are_recovered_from_the_cdr_unless_known():
+    rows = read_cdr_since(CDR, 0)
+    records = {r.linkedid: r for r in recover_from_cdr(
+        rows, known_linkedids=set(), known_uniqueids={"test-872b26894df8-2"},
+        inbound_contexts=["callcenter-inbound"], default_region="RU")}
+    assert set(records) == {"test-4e2f66476632", "test-6baf3fd251a1", "test-4aca45613745"}
+    early = records["test-6baf3fd251a1"]
+    assert (early.direction, early.outcome, early.caller, early.called, early.source) == (
+        "inbound", "abandoned", "+79161230004", "+74950000000", "cdr")
+    answered = records["test-4aca45613745"]
+    assert (answered.outcome, answered.talk_seconds) == ("answered", 14)
+    assert answered.answered_at is not None and answered.end_inferred
+    assert recover_from_cdr(rows, set(records) | {"test-872b26894df8"}, set(),
+                            ["callcenter-inbound"], "RU") == []
