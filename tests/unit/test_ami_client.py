@@ -8,6 +8,8 @@ import logging
 import pytest
 
 from callcenter.ami.client import AMIClient, AMIError
+from callcenter.calls.clicktocall import click_to_call
+from callcenter.calls.tracker import CallTracker
 from tests.unit.fake_ami import FakeAMI
 from tests.unit.trace import trace_bytes
 
@@ -127,4 +129,18 @@ async def test_list_action_collects_its_events(peer):
     client = client_for(peer, [])
     task = await connected(client)
     assert await client.action_list({"Action": "CoreShowChannels"}) == []
+    await stop(client, task)
+
+
+async def test_originate_is_always_sent_with_an_explicit_async_and_a_preset_id(peer):
+    """panoramisk 1.4 breaks the connection on an Originate without Async; ours always says."""
+    client = client_for(peer, [], action_timeout=0.3)
+    task = await connected(client)
+    with pytest.raises(AMIError):  # the loopback peer never answers Originate
+        await click_to_call(client, CallTracker(), agent="Anna", agent_interface="PJSIP/1001",
+                            customer_e164="+79169876543")
+    [originate] = [a for a in peer.actions if a.get("Action") == "Originate"]
+    assert originate["Async"] == "true"
+    assert originate["ChannelId"].startswith("c2c-") and originate["Exten"] == "79169876543"
+    assert client.connected.is_set()
     await stop(client, task)
