@@ -61,12 +61,11 @@ class Service:
         await self.agi.stop()
         with contextlib.suppress(TimeoutError):
             await self.writer.drain(timeout=5)
-        if self.writer.pending:
-            log.error("stopping with records not yet written",
-                      extra={"pending": self.writer.pending})
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.writer.pending:
+            self.writer.save_pending()  # nothing is lost: the next start writes them
         await self.engine.dispose()
         log.info("callcenter stopped")
 

@@ -136,3 +136,29 @@ async def test_recordings_of_calls_nobody_answered_are_deleted(database, tmp_pat
         kept = set(await session.scalars(select(Recording.linkedid).where(
             Recording.linkedid.in_([abandoned.linkedid, answered.linkedid]))))
     assert kept == {answered.linkedid}
+
+
+async def test_records_pending_at_shutdown_are_written_by_the_next_start(tmp_path):
+    """The database is unreachable when the service stops: the records wait on disk."""
+    down = create_engine(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/x.db")
+    writer = RecordWriter(down, session_factory(down), dead_letter=tmp_path / "dead.jsonl",
+                          max_in_memory=2, max_backoff=0.1)
+    task = asyncio.create_task(writer.run())
+    calls = records("abandoned") + records("timeout") + records("answered")
+    for call in calls:
+        writer.submit([call])  # the third one spills
+    await asyncio.sleep(0.3)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    writer.save_pending()
+    await down.dispose()
+    assert writer.spill_file.exists()
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/db.db"
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    again = await write(engine, [], tmp_path)  # a new writer finds them and writes them
+    assert again.written == len(calls) and not again.spill_file.exists()
+    async with session_factory(engine)() as session:
+        assert set(await session.scalars(select(Call.linkedid))) == {c.linkedid for c in calls}
+    await engine.dispose()

@@ -52,8 +52,12 @@ class RecordWriter:
         # a moment to let records gather: one transaction for many, not one for each
         self.gather_seconds = gather_seconds
         self.spill_file = dead_letter.with_name("pending-records.pickle")
-        self._spilled = 0  # records in the spill file not yet read back
         self._spill_reader: BinaryIO | None = None
+        # records in the spill file not yet read back; some may be left by a previous run
+        self._spilled = _count_spilled(self.spill_file)
+        if self._spilled:
+            log.warning("records left by a previous run will be written",
+                        extra={"file": str(self.spill_file), "pending": self._spilled})
         self.spilled_total = 0
         self._sessions = sessions
         self._queue: deque[Record] = deque()
@@ -64,7 +68,8 @@ class RecordWriter:
         self.set_aside = 0
         self.database_up = True
         self._idle = asyncio.Event()
-        self._idle.set()
+        if not self._spilled:
+            self._idle.set()
 
     def submit(self, records: list[Record]) -> None:
         """Never waits for the database: the AMI reader hands records over and reads on."""
@@ -84,13 +89,37 @@ class RecordWriter:
     def _spill(self, records: list[Record]) -> None:
         if not self._spilled:
             self.spill_file.parent.mkdir(parents=True, exist_ok=True)
-            self.spill_file.unlink(missing_ok=True)
+            self.spill_file.unlink(missing_ok=True)  # fully read back: a stale tail
             log.warning("records spilled to disk while the database is behind",
                         extra={"file": str(self.spill_file), "in_memory": len(self._queue)})
         with self.spill_file.open("ab") as file:
             pickle.dump(records, file, protocol=pickle.HIGHEST_PROTOCOL)
         self._spilled += len(records)
         self.spilled_total += len(records)
+
+    def save_pending(self) -> None:
+        """On the way out with the database behind: what is still in memory goes to the spill
+        file, ahead of what is there already, so the next start writes it all in order."""
+        if not self._queue:
+            return
+        rest = b""
+        if self._spilled:
+            if self._spill_reader is not None:
+                rest = self._spill_reader.read()
+                self._spill_reader.close()
+                self._spill_reader = None
+            else:
+                rest = self.spill_file.read_bytes()
+        self.spill_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.spill_file.with_suffix(".partial")
+        with partial.open("wb") as file:
+            pickle.dump(list(self._queue), file, protocol=pickle.HIGHEST_PROTOCOL)
+            file.write(rest)
+        partial.replace(self.spill_file)
+        self._spilled += len(self._queue)
+        self._queue.clear()
+        log.warning("records not yet written saved for the next start",
+                    extra={"file": str(self.spill_file), "pending": self._spilled})
 
     def _read_back(self) -> None:
         """Refills memory from the spill file, oldest first."""
@@ -230,6 +259,18 @@ def _callback_change(call: CallRecord) -> CallbackChange | None:
         return CallbackChange("request", customer, call.ended_at, call.linkedid, call.queue,
                               "abandoned", call.wait_seconds)
     return None
+
+
+def _count_spilled(path: Path) -> int:
+    if not path.exists():
+        return 0
+    count = 0
+    with path.open("rb") as file:
+        while True:
+            try:
+                count += len(pickle.load(file))
+            except EOFError:
+                return count
 
 
 def _delete_files(paths: tuple[str, ...]) -> None:
