@@ -10,6 +10,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -183,3 +185,22 @@ async def scratch_service(**settings: object) -> Service:
     await service.start()
     await asyncio.wait_for(service.ami.client.connected.wait(), 30)
     return service
+
+
+@asynccontextmanager
+async def serving(app: object) -> AsyncIterator[str]:
+    """The app behind a real uvicorn on a free loopback port (for WebSockets and streaming,
+    which an in-process transport would buffer); yields "127.0.0.1:PORT"."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,  # type: ignore[arg-type]
+                                           lifespan="off", log_config=None))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -102,7 +101,9 @@ class AMIListener:
         async with self.sessions() as session:
             if since is None:  # just started: from the last call we know of
                 last = await session.scalar(select(func.max(Call.ended_at)))
-                since = last.timestamp() if last else time.time() - 86400
+                if last is None:
+                    return  # a new database: nothing was missed, history is not imported
+                since = last.timestamp()
             window = datetime.fromtimestamp(since - 3600, UTC)
             queued = set(await session.scalars(select(QueueEntry.uniqueid).where(
                 QueueEntry.entered_at >= window)))
@@ -112,13 +113,14 @@ class AMIListener:
         queued |= {stay.uniqueid for call in self.tracker.calls.values() for stay in call.stays}
         linkedids |= {r.linkedid for r in closed} | set(self.tracker.calls)
         recovered: list[CallRecord] = []
-        if self.settings.queue_log_path is not None:
-            lines = await asyncio.to_thread(read_since, self.settings.queue_log_path, since - 1)
+        queue_log, cdr = self.settings.queue_log_path, self.settings.cdr_path
+        if queue_log is not None and await asyncio.to_thread(queue_log.exists):
+            lines = await asyncio.to_thread(read_since, queue_log, since - 1)
             recovered += recover(lines, queued, self.settings.default_region)
         queued |= {r.linkedid for r in recovered}
         linkedids |= {r.linkedid for r in recovered}
-        if self.settings.cdr_path is not None:
-            rows = await asyncio.to_thread(read_cdr_since, self.settings.cdr_path, since - 1)
+        if cdr is not None and await asyncio.to_thread(cdr.exists):
+            rows = await asyncio.to_thread(read_cdr_since, cdr, since - 1)
             recovered += recover_from_cdr(rows, linkedids, queued,
                                           self.settings.inbound_contexts,
                                           self.settings.default_region)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from sqlalchemy import select
 
@@ -23,24 +21,9 @@ from tests.integration.helpers import (
     place_inbound_call,
     wait_for_call,
 )
-from tests.rig import free_port
+from tests.rig import serving
 
 pytestmark = pytest.mark.integration
-
-
-@asynccontextmanager
-async def http_server(service):
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(service=service), host="127.0.0.1",
-                                           port=port, lifespan="off", log_config=None))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def agent_token(service, username: str, name: str, extension: str) -> str:
@@ -65,7 +48,7 @@ async def next_message(ws, kind: str | None = None, timeout: float = 30) -> dict
 @pytest.fixture
 async def desktop(service):
     await logout_everyone(service, "support", "sales", "vip")
-    async with http_server(service) as address:
+    async with serving(create_app(service=service)) as address:
         yield address
     await logout_everyone(service, "support", "sales", "vip")
 
