@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
+from fastapi.responses import JSONResponse
 
 from callcenter.api.auth import Agent, resolve_token
 from callcenter.api.deps import DbDep, ServiceDep
@@ -14,13 +13,16 @@ from callcenter.contacts.screenpop import load_pop
 router = APIRouter(tags=["screen pop"])
 
 
-@router.get("/screenpop")
+@router.get("/screenpop", response_class=JSONResponse,
+            responses={200: {"description": "`number`, `new`, `contact` (the card as the role "
+                                            "may see it), `last_calls`, `open_callbacks`"}})
 async def screenpop(number: str, principal: Agent, db: DbDep,
-                    service: ServiceDep) -> dict[str, Any]:
+                    service: ServiceDep) -> JSONResponse:
     """The card for a number however it is written (+7 916 123-45-67, 89161234567, 0049...).
     An unknown number gives an empty card marked new."""
     data = await load_pop(db, number, service.settings.default_region)
-    return data.for_viewer(principal.role, principal.agent_name)
+    # plain JSON: the pop is built of JSON types already, so no second encoding pass
+    return JSONResponse(data.for_viewer(principal.role, principal.agent_name))
 
 
 @router.websocket("/ws/agent")

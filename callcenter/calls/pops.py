@@ -178,7 +178,7 @@ class ScreenPopHub:
         except Exception as exc:
             log.warning("screen pop without data: database unavailable",
                         extra={"error": repr(exc)})
-            return PopData(None, number, None, [], {}, [], frozenset())
+            return PopData(None, number, None, [], [], frozenset())
 
     @staticmethod
     async def _shape(data: asyncio.Future[PopData], subscriber: Subscriber,

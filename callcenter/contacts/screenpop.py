@@ -22,65 +22,65 @@ class PopData:
     """Everything a pop needs, read once; shaped per viewer by `for_viewer`."""
 
     def __init__(self, number: str | None, raw: str, contact: Contact | None,
-                 calls: list[Call], recordings: dict[str, list[int]],
-                 callbacks: list[Callback], agent_visible: frozenset[str]) -> None:
+                 calls: list[dict[str, Any]], callbacks: list[dict[str, Any]],
+                 agent_visible: frozenset[str]) -> None:
         self.number, self.raw, self.contact = number, raw, contact
-        self.calls, self.recordings, self.callbacks = calls, recordings, callbacks
+        self.calls, self.callbacks = calls, callbacks
         self.agent_visible = agent_visible
 
     def for_viewer(self, role: str, agent_name: str | None) -> dict[str, Any]:
-        own = self.number
         return {
             "number": self.number or self.raw,
             "new": self.contact is None,
-            "contact": card(self.contact, role=role, own_number=own,
+            "contact": card(self.contact, role=role, own_number=self.number,
                             agent_visible=self.agent_visible) if self.contact else None,
-            "last_calls": [
-                {"id": c.id, "linkedid": c.linkedid, "started_at": c.started_at.isoformat(),
-                 "direction": c.direction, "queue": c.queue, "outcome": c.outcome,
-                 "agent": c.agent, "wait_seconds": c.wait_seconds,
-                 "talk_seconds": c.talk_seconds,
-                 # agents may play only their own calls' recordings
-                 "recordings": self.recordings.get(c.linkedid, [])
-                 if role != "agent" or c.agent == agent_name else []}
-                for c in self.calls
-            ],
-            "open_callbacks": [
-                {"id": cb.id, "queue": cb.queue, "requested_at": cb.requested_at.isoformat(),
-                 "source": cb.source}
-                for cb in self.callbacks
-            ],
+            # agents may play only their own calls' recordings
+            "last_calls": [c if role != "agent" or c["agent"] == agent_name
+                           else {**c, "recordings": []} for c in self.calls],
+            "open_callbacks": self.callbacks,
         }
 
 
-async def last_calls(session: AsyncSession, number: str, limit: int) -> list[Call]:
-    """Two index-ordered reads (as caller, as called) in one statement: an OR across both
-    columns makes PostgreSQL walk the whole started_at index of a large table."""
+async def last_calls(session: AsyncSession, number: str, limit: int) -> list[dict[str, Any]]:
+    """A number's latest calls with their recordings, in one statement. The calls are two
+    index-ordered reads (as caller, as called): an OR across both columns makes PostgreSQL
+    walk the whole started_at index of a large table."""
     as_caller = (select(Call.id).where(Call.caller == number)
                  .order_by(Call.started_at.desc()).limit(limit))
     as_called = (select(Call.id).where(Call.called == number)
                  .order_by(Call.started_at.desc()).limit(limit))
     ids = union_all(as_caller.subquery().select(), as_called.subquery().select()).subquery()
-    return list(await session.scalars(
-        select(Call).where(Call.id.in_(select(ids.c.id)))
-        .order_by(Call.started_at.desc()).limit(limit)))
+    latest = (select(Call.id).where(Call.id.in_(select(ids.c.id)))
+              .order_by(Call.started_at.desc()).limit(limit).subquery())
+    rows = await session.execute(
+        select(Call.id, Call.linkedid, Call.started_at, Call.direction, Call.queue,
+               Call.outcome, Call.agent, Call.wait_seconds, Call.talk_seconds, Recording.id)
+        .join(latest, latest.c.id == Call.id)
+        .outerjoin(Recording, Recording.linkedid == Call.linkedid)
+        .order_by(Call.started_at.desc(), Call.id, Recording.id))
+    calls: dict[int, dict[str, Any]] = {}
+    for (call_id, linkedid, started_at, direction, queue, outcome, agent, wait, talk,
+         recording_id) in rows:
+        call = calls.setdefault(call_id, {
+            "id": call_id, "linkedid": linkedid, "started_at": started_at.isoformat(),
+            "direction": direction, "queue": queue, "outcome": outcome, "agent": agent,
+            "wait_seconds": wait, "talk_seconds": talk, "recordings": []})
+        if recording_id is not None:
+            call["recordings"].append(recording_id)
+    return list(calls.values())
 
 
 async def load_pop(session: AsyncSession, raw_number: str, region: str) -> PopData:
     number = to_e164(raw_number, region)
     contact = await find_by_number(session, number) if number else None
-    calls: list[Call] = []
-    callbacks: list[Callback] = []
-    recordings: dict[str, list[int]] = {}
+    calls: list[dict[str, Any]] = []
+    callbacks: list[dict[str, Any]] = []
     if number:
         calls = await last_calls(session, number, LAST_CALLS)
-        callbacks = list(await session.scalars(
-            select(Callback).where(Callback.number == number, Callback.status == "open")))
-        if calls:
-            rows = await session.execute(
-                select(Recording.linkedid, Recording.id)
-                .where(Recording.linkedid.in_([c.linkedid for c in calls])))
-            for linkedid, rec_id in rows:
-                recordings.setdefault(linkedid, []).append(rec_id)
+        callbacks = [
+            {"id": cb_id, "queue": queue, "requested_at": at.isoformat(), "source": source}
+            for cb_id, queue, at, source in await session.execute(
+                select(Callback.id, Callback.queue, Callback.requested_at, Callback.source)
+                .where(Callback.number == number, Callback.status == "open"))]
     visible = await agent_visible_fields(session)
-    return PopData(number, raw_number, contact, calls, recordings, callbacks, visible)
+    return PopData(number, raw_number, contact, calls, callbacks, visible)
