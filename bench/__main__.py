@@ -7,6 +7,7 @@ baseline measured in the same run.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
 import sys
@@ -25,17 +26,22 @@ def table(results: list[Result]) -> str:
     head = ["benchmark", "metric", "value", "baseline", "ratio", "target"]
     rows = []
     for r in results:
-        baseline = f"{r.baseline}: {r.baseline_value:,.1f}" if r.baseline_value is not None \
-            else ""
+        baseline = f"{r.baseline}: {_figure(r.baseline_value)}" \
+            if r.baseline_value is not None else ""
         ratio = f"{r.ratio:.2f}×" if r.ratio is not None else ""
         target = "" if r.target is None else f"{r.target}: {'met' if r.met else 'MISSED'}"
-        rows.append([r.benchmark, r.metric, f"{r.value:,.1f} {r.unit}", baseline, ratio, target])
+        rows.append([r.benchmark, r.metric, f"{_figure(r.value)} {r.unit}", baseline, ratio,
+                     target])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     body = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
             for row in rows]
     return "\n".join([line, rule, *body])
+
+
+def _figure(value: float) -> str:
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def main(argv: list[str]) -> int:
@@ -54,8 +60,7 @@ def main(argv: list[str]) -> int:
                 results.extend(SUITES[name](url, tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    machine = f"{platform.machine()}, {platform.processor() or 'cpu'}, " \
-              f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}"
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\nMachine: {machine}; {time.monotonic() - started:.0f} s in all\n")
     print(table(results))
     Path(__file__).with_name("results.json").write_text(json.dumps(
