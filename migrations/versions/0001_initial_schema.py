@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 01:54:18.208231
+Create Date: 2026-11-24 03:18:16.563463
 """
 
 from alembic import op
@@ -40,6 +40,21 @@ def upgrade() -> None:
     sa.UniqueConstraint('interface', name=op.f('uq_agents_interface')),
     sa.UniqueConstraint('name', name=op.f('uq_agents_name'))
     )
+    op.create_table('audit_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('action', sa.String(length=40), nullable=False),
+    sa.Column('object_type', sa.String(length=40), nullable=False),
+    sa.Column('object_id', sa.String(length=80), nullable=True),
+    sa.Column('client', sa.String(length=80), nullable=True),
+    sa.Column('details', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_log_username'), ['username'], unique=False)
+
     op.create_table('call_legs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('uniqueid', sa.String(length=64), nullable=False),
@@ -54,6 +69,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('call_legs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_call_legs_linkedid'), ['linkedid'], unique=False)
+
+    op.create_table('callbacks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=32), nullable=False),
+    sa.Column('queue', sa.String(length=80), nullable=True),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('linkedid', sa.String(length=64), nullable=True),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('wait_seconds', sa.Float(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_by_linkedid', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_callbacks'))
+    )
+    with op.batch_alter_table('callbacks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_callbacks_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_callbacks_requested_at'), ['requested_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_callbacks_status'), ['status'], unique=False)
 
     op.create_table('calls',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -78,17 +111,28 @@ def upgrade() -> None:
     sa.Column('hangup_by', sa.String(length=16), nullable=True),
     sa.Column('transfer_target', sa.String(length=80), nullable=True),
     sa.Column('end_inferred', sa.Boolean(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('vip', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('ivr_path', sa.String(length=200), nullable=True),
+    sa.Column('recording_opt_out', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('source', sa.String(length=16), server_default='ami', nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calls')),
     sa.UniqueConstraint('linkedid', name=op.f('uq_calls_linkedid'))
     )
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_calls_agent'), ['agent'], unique=False)
-        batch_op.create_index(batch_op.f('ix_calls_called'), ['called'], unique=False)
-        batch_op.create_index(batch_op.f('ix_calls_caller'), ['caller'], unique=False)
+        batch_op.create_index('ix_calls_called_started_at', ['called', 'started_at'], unique=False)
+        batch_op.create_index('ix_calls_caller_started_at', ['caller', 'started_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_calls_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_calls_outcome'), ['outcome'], unique=False)
         batch_op.create_index(batch_op.f('ix_calls_queue'), ['queue'], unique=False)
         batch_op.create_index(batch_op.f('ix_calls_started_at'), ['started_at'], unique=False)
 
+    op.create_table('card_fields',
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('agent_visible', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_card_fields'))
+    )
     op.create_table('contacts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=160), nullable=False),
@@ -96,6 +140,8 @@ def upgrade() -> None:
     sa.Column('notes', sa.Text(), nullable=True),
     sa.Column('vip', sa.Boolean(), nullable=False),
     sa.Column('language', sa.String(length=8), nullable=True),
+    sa.Column('fields', sa.JSON(), server_default='{}', nullable=False),
+    sa.Column('recording_opt_out', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contacts'))
     )
@@ -135,6 +181,34 @@ def upgrade() -> None:
     with op.batch_alter_table('recordings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recordings_linkedid'), ['linkedid'], unique=False)
 
+    op.create_table('users',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('password_hash', sa.String(length=200), nullable=True),
+    sa.Column('agent_name', sa.String(length=80), nullable=True),
+    sa.Column('interface', sa.String(length=120), nullable=True),
+    sa.Column('outbound_callerid', sa.String(length=32), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
+    sa.UniqueConstraint('agent_name', name=op.f('uq_users_agent_name')),
+    sa.UniqueConstraint('interface', name=op.f('uq_users_interface')),
+    sa.UniqueConstraint('username', name=op.f('uq_users_username'))
+    )
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
+
     op.create_table('contact_numbers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
@@ -144,12 +218,23 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_numbers')),
     sa.UniqueConstraint('number', name=op.f('uq_contact_numbers_number'))
     )
+    with op.batch_alter_table('contact_numbers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contact_numbers_contact_id'), ['contact_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('contact_numbers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contact_numbers_contact_id'))
+
     op.drop_table('contact_numbers')
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
+
+    op.drop_table('api_tokens')
+    op.drop_table('users')
     with op.batch_alter_table('recordings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_recordings_linkedid'))
 
@@ -164,19 +249,32 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_contacts_email'))
 
     op.drop_table('contacts')
+    op.drop_table('card_fields')
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_calls_started_at'))
         batch_op.drop_index(batch_op.f('ix_calls_queue'))
         batch_op.drop_index(batch_op.f('ix_calls_outcome'))
-        batch_op.drop_index(batch_op.f('ix_calls_caller'))
-        batch_op.drop_index(batch_op.f('ix_calls_called'))
+        batch_op.drop_index(batch_op.f('ix_calls_contact_id'))
+        batch_op.drop_index('ix_calls_caller_started_at')
+        batch_op.drop_index('ix_calls_called_started_at')
         batch_op.drop_index(batch_op.f('ix_calls_agent'))
 
     op.drop_table('calls')
+    with op.batch_alter_table('callbacks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_callbacks_status'))
+        batch_op.drop_index(batch_op.f('ix_callbacks_requested_at'))
+        batch_op.drop_index(batch_op.f('ix_callbacks_number'))
+
+    op.drop_table('callbacks')
     with op.batch_alter_table('call_legs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_call_legs_linkedid'))
 
     op.drop_table('call_legs')
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_log_username'))
+        batch_op.drop_index(batch_op.f('ix_audit_log_at'))
+
+    op.drop_table('audit_log')
     op.drop_table('agents')
     with op.batch_alter_table('agent_state_changes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_agent_state_changes_at'))
