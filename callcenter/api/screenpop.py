@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Query, WebSocket, status
 from fastapi.responses import JSONResponse
 
 from callcenter.api.auth import Agent, resolve_token
@@ -42,8 +42,6 @@ async def agent_socket(websocket: WebSocket, token: str = Query(...)) -> None:
                                "interface": principal.interface})
     receiving = service.pops.watch_disconnect(websocket, subscriber)
     try:
-        await service.pops.serve(subscriber)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
+        await service.pops.serve(subscriber)  # returns when the browser goes or falls behind
     finally:
         receiving.cancel()
