@@ -35,6 +35,8 @@ install_conf() {
   # Debian installs the Russian prompts under their voice's name; Asterisk looks for "ru"
   [ -e "$root/usr/share/asterisk/sounds/ru" ] || ln -s ru_RU_f_IvrvoiceRU "$root/usr/share/asterisk/sounds/ru"
   chroot "$root" mkdir -p /var/run/asterisk
+  # cel_custom writes into this directory but does not create it (asterisk_conf/cel_custom.conf)
+  chroot "$root" mkdir -p /var/log/asterisk/cel-custom
   chroot "$root" chown -R asterisk:asterisk /etc/asterisk /var/run/asterisk /var/log/asterisk \
     /var/spool/asterisk /var/lib/asterisk
 }

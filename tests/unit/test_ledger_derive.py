@@ -1,0 +1,80 @@
+"""Records derived from Asterisk's own CEL and queue_log, recorded from the real Asterisk
+(python -m tests.capture_ledger), agree with what the live AMI path made of the same calls."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from callcenter.ledger.derive import CelEvent, LedgerDeriver, QueueLogLine
+
+LEDGER = Path(__file__).parent.parent / "traces" / "ledger"
+EXACT = ("direction", "caller", "called", "queue", "agent", "outcome", "hangup_by",
+         "transfer_target", "abandon_position")
+WITHIN_A_SECOND = ("started_at", "queue_entered_at", "answered_at", "ended_at")
+
+
+def derive(parts: list[tuple[str, str]], now: float = 4e9) -> dict[str, object]:
+    deriver: LedgerDeriver[tuple[int, int]] = LedgerDeriver()
+    records = []
+    for segment, (cel, queue_log) in enumerate(parts):
+        for number, line in enumerate((LEDGER / cel).read_text().splitlines()):
+            event = CelEvent.parse(line)
+            assert event is not None, line
+            deriver.add_cel(event, (segment, number))
+        for number, line in enumerate((LEDGER / queue_log).read_text().splitlines()):
+            parsed = QueueLogLine.parse(line)
+            assert parsed is not None, line
+            deriver.add_queue_log(parsed, (segment, number))
+        records += deriver.finished(now)
+    return {r.linkedid: r for r in records}
+
+
+@pytest.fixture(scope="module")
+def live() -> dict[str, dict]:
+    return {r["linkedid"]: r for r in json.loads((LEDGER / "ami-records.json").read_text())}
+
+
+@pytest.fixture(scope="module")
+def ledger() -> dict[str, object]:
+    return derive([("cel-1.jsonl", "queue_log-1"), ("cel-2.jsonl", "queue_log-2")])
+
+
+def test_every_call_once_across_the_rotation(ledger, live):
+    assert sorted(ledger) == sorted(live)
+
+
+@pytest.mark.parametrize("scenario", range(8))
+def test_same_record_as_the_live_path(ledger, live, scenario):
+    linkedid = sorted(live, key=lambda lid: live[lid]["started_at"])[scenario]
+    derived, seen = ledger[linkedid], live[linkedid]
+    for name in EXACT:
+        assert getattr(derived, name) == seen[name], name
+    for name in WITHIN_A_SECOND:
+        if seen[name] is None:
+            assert getattr(derived, name) is None, name
+        else:
+            assert abs(getattr(derived, name).timestamp()
+                       - datetime.fromisoformat(seen[name]).timestamp()) < 1, name
+    for name in ("wait_seconds", "talk_seconds"):
+        if seen[name] is None:
+            assert getattr(derived, name) is None, name
+        else:
+            assert abs(getattr(derived, name) - seen[name]) < 1, name
+    assert derived.source == "ledger" and not derived.end_inferred
+
+
+def test_recordings_come_from_mixmonitor_in_the_ledger(ledger):
+    for record in ledger.values():
+        if record.direction == "inbound" and record.outcome != "abandoned" or (
+                record.outcome == "abandoned" and record.queue):
+            assert [Path(p).name for p in record.recordings] == [f"{record.linkedid}.wav"]
+
+
+def test_queue_log_verbs_keep_their_own_outcomes(ledger, live):
+    outcomes = sorted(r.outcome for r in ledger.values())
+    assert outcomes == sorted(["answered", "abandoned", "timeout", "abandoned", "transferred",
+                               "answered", "answered", "closed"])
