@@ -13,12 +13,14 @@ from callcenter.agi.routes import Routes
 from callcenter.agi.server import FastAGIServer
 from callcenter.ami.listener import AMIListener
 from callcenter.cache import TTLCache
+from callcenter.calls.ledger import LedgerFollower
 from callcenter.calls.pops import EVENTS as POP_EVENTS
 from callcenter.calls.pops import ScreenPopHub
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import CallTracker
 from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
+from callcenter.ledger.derive import LedgerDeriver
 from callcenter.queues.live import LiveState
 from callcenter.recordings.retention import purge_expired
 from callcenter.settings import Settings
@@ -33,9 +35,22 @@ class Service:
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.tracker = CallTracker(settings.inbound_contexts, settings.default_region)
+        # Final records come from Asterisk's ledger (CEL + queue_log) where it can be read;
+        # AMI's are then provisional. Without it AMI's are all there is: best-effort.
+        self.ledger: LedgerFollower | None = None
+        if settings.cel_path is not None and settings.queue_log_path is not None:
+            self.ledger = LedgerFollower(
+                cel_path=settings.cel_path, queue_log_path=settings.queue_log_path,
+                sessions=self.sessions,
+                deriver=LedgerDeriver(settings.inbound_contexts,
+                                      default_region=settings.default_region,
+                                      settle_seconds=settings.ledger_settle_seconds),
+                keep_unanswered_recordings=settings.keep_unanswered_recordings,
+                from_start=settings.ledger_from_start)
         self.writer = RecordWriter(self.engine, self.sessions,
                                    dead_letter=settings.spool_dir / "unwritten-records.jsonl",
-                                   keep_unanswered_recordings=settings.keep_unanswered_recordings)
+                                   keep_unanswered_recordings=settings.keep_unanswered_recordings,
+                                   final=self.ledger is None)
         self.live = LiveState()
         self.ami = AMIListener(settings, self.tracker, self.writer, self.live, self.sessions)
         self.pops = ScreenPopHub(self.sessions, settings.default_region)
@@ -54,6 +69,8 @@ class Service:
         self._tasks = [asyncio.create_task(self.writer.run(), name="record-writer"),
                        asyncio.create_task(self.ami.client.run(), name="ami"),
                        asyncio.create_task(self._retention(), name="retention")]
+        if self.ledger is not None:
+            self._tasks.append(asyncio.create_task(self.ledger.run(), name="ledger"))
         log.info("callcenter started")
 
     async def stop(self) -> None:
@@ -81,9 +98,11 @@ class Service:
             except Exception as exc:
                 log.error("retention run failed", extra={"error": repr(exc)})
 
-    async def health(self) -> dict[str, bool]:
+    async def health(self) -> dict[str, object]:
         return {"ami": self.ami.connected, "agi": self.agi.serving,
-                "database": await ping(self.engine)}
+                "database": await ping(self.engine),
+                "ledger": self.ledger.health() if self.ledger is not None else
+                {"enabled": False, "records": "best-effort: AMI only, no CEL/queue_log"}}
 
 
 def _secret_key(settings: Settings) -> bytes:

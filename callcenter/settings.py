@@ -38,11 +38,15 @@ class Settings(BaseSettings):
     http_port: int = 8000
 
     recordings_dir: Path = Path("recordings")
-    # Asterisk's queue_log, readable here (e.g. a shared /var/log/asterisk): queue calls that
-    # ended while the listener was away are recovered from it. None: no recovery.
+    # The ledger final call records are derived from: Asterisk's queue_log and its CEL file
+    # (asterisk_conf/cel_custom.conf), readable here (the PBX host, or a shared
+    # /var/log/asterisk). Both unset: records come from AMI alone, best-effort.
     queue_log_path: Path | None = None
-    # Asterisk's CDR as asterisk_conf/cdr_custom.conf writes it: the other calls, likewise.
-    cdr_path: Path | None = None
+    cel_path: Path | None = None
+    # A first run (no position stored) reads the files from their start instead of their end.
+    ledger_from_start: bool = False
+    # A finished call whose queue_log ending has not been written yet waits this long for it.
+    ledger_settle_seconds: float = 5.0
     # Records the database refused (bad data) are kept here, never dropped.
     spool_dir: Path = Path("spool")
     recording_format: str = "wav"

@@ -49,7 +49,7 @@ case "${1:-}" in
     if running; then
       rx "core reload" >/dev/null
       # a module that declined for want of its config is not loaded by a reload
-      rx "module load cdr_custom.so" >/dev/null 2>&1 || true
+      rx "module load cel_custom.so" >/dev/null 2>&1 || true
       echo "asterisk: reloaded the running one in $root" >&2
     else
       : >"$root/var/log/asterisk/console.log"

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.ami.client import AMIClient, AMIError
 from callcenter.ami.protocol import Message
-from callcenter.calls.models import Call
-from callcenter.calls.recovery import read_cdr_since, read_since, recover, recover_from_cdr
 from callcenter.calls.store import RecordWriter
-from callcenter.calls.tracker import CallRecord, CallTracker
+from callcenter.calls.tracker import CallTracker
 from callcenter.queues.live import LIVE_EVENTS, LiveState
-from callcenter.queues.models import QueueEntry
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,7 +70,8 @@ class AMIListener:
                 log.exception("event subscriber failed", extra={"event": event.get("Event")})
 
     async def resynchronise(self) -> None:
-        """Calls that ended while we were not listening are closed, their end inferred."""
+        """Calls that ended while we were not listening are closed, their end inferred (the
+        ledger, where there is one, corrects them; it also has the calls AMI never saw)."""
         try:
             channels = await self.client.action_list({"Action": "CoreShowChannels"})
             queues = await self.client.action_list({"Action": "QueueStatus"})
@@ -89,41 +84,3 @@ class AMIListener:
         if closed:
             log.info("closed calls that ended while disconnected", extra={"calls": len(closed)})
         self.writer.submit(closed)
-        if self.settings.queue_log_path is not None or self.settings.cdr_path is not None:
-            try:
-                await self._recover(closed)
-            except Exception as exc:  # recovery is a bonus: it must not stop the listener
-                log.error("recovery from queue_log/CDR failed", extra={"error": repr(exc)})
-
-    async def _recover(self, closed: list[CallRecord]) -> None:
-        """Calls that began and ended entirely while we were away (or down)."""
-        since = self.last_event_at
-        async with self.sessions() as session:
-            if since is None:  # just started: from the last call we know of
-                last = await session.scalar(select(func.max(Call.ended_at)))
-                if last is None:
-                    return  # a new database: nothing was missed, history is not imported
-                since = last.timestamp()
-            window = datetime.fromtimestamp(since - 3600, UTC)
-            queued = set(await session.scalars(select(QueueEntry.uniqueid).where(
-                QueueEntry.entered_at >= window)))
-            linkedids = set(await session.scalars(select(Call.linkedid).where(
-                Call.started_at >= window)))
-        queued |= {e.uniqueid for r in closed for e in r.queue_entries}
-        queued |= {stay.uniqueid for call in self.tracker.calls.values() for stay in call.stays}
-        linkedids |= {r.linkedid for r in closed} | set(self.tracker.calls)
-        recovered: list[CallRecord] = []
-        queue_log, cdr = self.settings.queue_log_path, self.settings.cdr_path
-        if queue_log is not None and await asyncio.to_thread(queue_log.exists):
-            lines = await asyncio.to_thread(read_since, queue_log, since - 1)
-            recovered += recover(lines, queued, self.settings.default_region)
-        queued |= {r.linkedid for r in recovered}
-        linkedids |= {r.linkedid for r in recovered}
-        if cdr is not None and await asyncio.to_thread(cdr.exists):
-            rows = await asyncio.to_thread(read_cdr_since, cdr, since - 1)
-            recovered += recover_from_cdr(rows, linkedids, queued,
-                                          self.settings.inbound_contexts,
-                                          self.settings.default_region)
-        if recovered:
-            log.info("calls recovered from queue_log/CDR", extra={"calls": len(recovered)})
-        self.writer.submit(recovered)

@@ -12,7 +12,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 async def health(service: ServiceDep, response: Response) -> dict[str, object]:
     parts = await service.health()
-    ok = all(parts.values())
+    ok = all(value for value in parts.values() if isinstance(value, bool))
     if not ok:
         response.status_code = 503
     return {"status": "ok" if ok else "degraded", **parts}

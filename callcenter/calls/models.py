@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.db import Base, UTCDateTime
@@ -46,8 +46,15 @@ class Call(Base):
     # where the caller went in the IVR, e.g. "main>3>billing>1"
     ivr_path: Mapped[str | None] = mapped_column(String(200))
     recording_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    # "ami": followed live; "queue_log"/"cdr": ended while the listener was away, recovered
+    # the database did not answer in time to say whether the caller opted out: recorded, and
+    # the recording deleted when the final record finds the caller had opted out
+    consent_unknown: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # "ledger": derived from Asterisk's CEL and queue_log (final); "ami": followed live
+    # (provisional while a ledger is configured)
     source: Mapped[str] = mapped_column(String(16), default="ami", server_default="ami")
+    # how good the evidence is (see calls.store.EVIDENCE): a record is only ever replaced
+    # by a better one
+    evidence: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
 
 
 class CallLeg(Base):
@@ -63,3 +70,15 @@ class CallLeg(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
+
+
+class LedgerPosition(Base):
+    """Where reading a ledger source stopped: committed with the records derived from it."""
+
+    __tablename__ = "ledger_positions"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)  # "cel", "queue_log"
+    device: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

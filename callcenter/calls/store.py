@@ -15,39 +15,36 @@ import asyncio
 import json
 import logging
 import pickle
-import wave
 from collections import deque
-from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcenter.agents.models import AgentStateChange
-from callcenter.callbacks.service import CallbackChange, apply_changes
-from callcenter.calls.models import Call, CallLeg
+from callcenter.calls.persist import row_of as _row
+from callcenter.calls.persist import save_calls
 from callcenter.calls.tracker import AgentStateRecord, CallRecord
 from callcenter.db import ping, upsert
-from callcenter.queues.models import QueueEntry
-from callcenter.recordings.models import Recording
 
 log = logging.getLogger(__name__)
 
 Record = CallRecord | AgentStateRecord
-# Callers who waited in a queue and were not answered: to be called back.
-CALLBACK_OUTCOMES = frozenset({"abandoned", "timeout", "no_agent"})
 
 
 class RecordWriter:
     def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
                  *, dead_letter: Path, keep_unanswered_recordings: bool = False,
+                 final: bool = True,
                  batch_size: int = 500, max_backoff: float = 10.0,
                  max_in_memory: int = 50_000, gather_seconds: float = 0.01) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
         self.dead_letter = dead_letter
         self.keep_unanswered_recordings = keep_unanswered_recordings
+        # False while a ledger is configured: these records are provisional, the ledger's final
+        self.final = final
         self.max_in_memory = max_in_memory
         # a moment to let records gather: one transaction for many, not one for each
         self.gather_seconds = gather_seconds
@@ -186,10 +183,6 @@ class RecordWriter:
                     raise  # it went down meanwhile: the batch is retried whole, idempotently
                 self._set_aside(record, exc)
 
-    def _keeps_recordings(self, call: CallRecord) -> bool:
-        """A call nobody answered leaves no recording behind (unless configured to)."""
-        return self.keep_unanswered_recordings or call.answered_at is not None
-
     def _set_aside(self, record: Record, exc: Exception) -> None:
         log.error("record refused by the database; kept in the dead-letter file",
                   extra={"linkedid": getattr(record, "linkedid", None),
@@ -205,60 +198,15 @@ class RecordWriter:
         calls = [r for r in batch if isinstance(r, CallRecord)]
         states = [r for r in batch if isinstance(r, AgentStateRecord)]
         async with self._sessions() as session, session.begin():
-            new: set[str] = set()
             if calls:
-                inserted = await session.execute(
-                    upsert(self._dialect, Call.__table__)
-                    .on_conflict_do_nothing(index_elements=["linkedid"])
-                    .returning(Call.__table__.c.linkedid),
-                    [_row(c, _NOT_CALL_COLUMNS) for c in calls],
-                )
-                new = set(inserted.scalars())
-                legs = [_row(leg) for c in calls for leg in c.legs]
-                if legs:
-                    await session.execute(
-                        upsert(self._dialect, CallLeg.__table__).on_conflict_do_nothing(
-                            index_elements=["uniqueid"]), legs)
-                entries = [_row(e) for c in calls for e in c.queue_entries]
-                if entries:
-                    await session.execute(
-                        upsert(self._dialect, QueueEntry.__table__).on_conflict_do_nothing(
-                            index_elements=["linkedid", "uniqueid", "entered_at"]), entries)
-                kept = [c for c in calls if c.linkedid in new and self._keeps_recordings(c)]
-                for call in calls:
-                    if call.linkedid in new and not self._keeps_recordings(call):
-                        await asyncio.to_thread(_delete_files, call.recordings)
-                recordings = await asyncio.to_thread(  # stats files: off the event loop
-                    lambda: [_recording_row(c, path) for c in kept for path in c.recordings])
-                if recordings:
-                    await session.execute(
-                        upsert(self._dialect, Recording.__table__).on_conflict_do_nothing(
-                            index_elements=["path"]), recordings)
-            # a call written before has had its effects
-            changes = [c for call in calls if call.linkedid in new
-                       if (c := _callback_change(call)) is not None]
-            if changes:
-                await apply_changes(session, changes)
+                await save_calls(session, calls, final=self.final,
+                                 keep_unanswered_recordings=self.keep_unanswered_recordings)
             if states:
                 await session.execute(
                     upsert(self._dialect, AgentStateChange.__table__).on_conflict_do_nothing(
                         index_elements=["agent", "queue", "state", "at"]),
                     [_row(s) for s in states],
                 )
-
-
-def _callback_change(call: CallRecord) -> CallbackChange | None:
-    """Abandoned callers become callbacks; a connected call with the number closes them."""
-    customer = call.called if call.direction == "outbound" else call.caller
-    if customer is None or call.direction == "internal":
-        return None
-    if call.outcome in ("answered", "transferred"):
-        return CallbackChange("close", customer, call.answered_at or call.ended_at,
-                              call.linkedid)
-    if call.direction == "inbound" and call.queue and call.outcome in CALLBACK_OUTCOMES:
-        return CallbackChange("request", customer, call.ended_at, call.linkedid, call.queue,
-                              "abandoned", call.wait_seconds)
-    return None
 
 
 def _count_spilled(path: Path) -> int:
@@ -271,38 +219,3 @@ def _count_spilled(path: Path) -> int:
                 count += len(pickle.load(file))
             except EOFError:
                 return count
-
-
-def _delete_files(paths: tuple[str, ...]) -> None:
-    for path in paths:
-        Path(path).unlink(missing_ok=True)
-
-
-_NOT_CALL_COLUMNS = frozenset({"recordings", "legs", "queue_entries"})
-
-
-def _row(record: object, exclude: frozenset[str] = frozenset()) -> dict[str, object]:
-    """A record's fields as a row; shallow (dataclasses.asdict deep-copies, and was the
-    writer's main cost in the ingest benchmark)."""
-    return {f.name: getattr(record, f.name) for f in fields(record)  # type: ignore[arg-type]
-            if f.name not in exclude}
-
-
-def _recording_row(record: CallRecord, path: str) -> dict[str, object]:
-    file = Path(path)
-    size = duration = None
-    try:
-        size = file.stat().st_size
-        if file.suffix.lower() == ".wav":
-            with wave.open(str(file)) as wav:
-                duration = round(wav.getnframes() / float(wav.getframerate()), 3)
-    except (OSError, wave.Error, EOFError, ZeroDivisionError):
-        pass  # Asterisk may still be closing the file; size/duration stay unknown
-    return {
-        "linkedid": record.linkedid,
-        "path": path,
-        "format": file.suffix.lstrip(".").lower() or "wav",
-        "size_bytes": size,
-        "duration_seconds": duration,
-        "created_at": record.answered_at or record.started_at or datetime.now(UTC),
-    }

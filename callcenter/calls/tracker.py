@@ -32,7 +32,7 @@ _QUEUESTATUS_OUTCOME = {
 }
 _CAUSE_BUSY = 17
 _SERVICE_VARIABLES = frozenset({"CC_CONTACT_ID", "CC_VIP", "CC_IVR_PATH", "CC_ACTION",
-                                "CC_RECORDING_OPTOUT"})
+                                "CC_RECORDING_OPTOUT", "CC_RECORDING_CONSENT"})
 # Where an inbound call ended when the IVR sent it elsewhere than a queue (CC_ACTION).
 _IVR_OUTCOME = {"voicemail": "voicemail", "callback": "callback_requested", "hangup": "closed"}
 _TRACKED_VARIABLES = _SERVICE_VARIABLES | {"MIXMONITOR_FILENAME", "QUEUESTATUS"}
@@ -94,7 +94,9 @@ class CallRecord:
     recordings: tuple[str, ...]
     legs: tuple[LegRecord, ...]
     queue_entries: tuple[QueueEntryRecord, ...]
-    source: str = "ami"  # or "queue_log"/"cdr": recovered after the listener was away
+    source: str = "ami"  # or "ledger": derived from CEL and queue_log
+    # the announce route could not learn in time whether the caller opted out of recording
+    consent_unknown: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,6 +513,7 @@ class CallTracker:
             vip=call.service_vars.get("CC_VIP") == "1",
             ivr_path=call.service_vars.get("CC_IVR_PATH") or None,
             recording_opt_out=call.service_vars.get("CC_RECORDING_OPTOUT") == "1",
+            consent_unknown=call.service_vars.get("CC_RECORDING_CONSENT") == "unknown",
             recordings=tuple(call.recordings),
             legs=tuple(
                 LegRecord(uniqueid=leg.uniqueid, linkedid=call.linkedid, channel=leg.channel,

@@ -69,9 +69,9 @@ def test_same_record_as_the_live_path(ledger, live, scenario):
 
 def test_recordings_come_from_mixmonitor_in_the_ledger(ledger):
     for record in ledger.values():
-        if record.direction == "inbound" and record.outcome != "abandoned" or (
-                record.outcome == "abandoned" and record.queue):
-            assert [Path(p).name for p in record.recordings] == [f"{record.linkedid}.wav"]
+        hung_up_during_the_notice = record.outcome == "abandoned" and record.queue is None
+        expected = [] if hung_up_during_the_notice else [f"{record.linkedid}.wav"]
+        assert [Path(p).name for p in record.recordings] == expected
 
 
 def test_queue_log_verbs_keep_their_own_outcomes(ledger, live):

@@ -1,0 +1,1 @@
+"""Asterisk's durable logs (CEL, queue_log): following them and deriving call records."""
