@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -93,7 +95,20 @@ class Postgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql+asyncpg://callcenter@127.0.0.1:{self.port}/callcenter"
+        return self.database_url("callcenter")
+
+    def database_url(self, name: str) -> str:
+        return f"postgresql+asyncpg://callcenter@127.0.0.1:{self.port}/{name}"
+
+    def create_database(self, name: str) -> str:
+        """Another database in the cluster (a second service's own); returns its URL."""
+        subprocess.run(self._as_owner(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p",
+                                      str(self.port), "-U", "callcenter", name),
+                       check=True, capture_output=True)
+        return self.database_url(name)
+
+    def start_again(self) -> None:
+        self.pg_ctl("start", "-w", "-l", str(self.base / "log"), "-o", self.options)
 
 
 class Asterisk:
@@ -127,6 +142,24 @@ class Asterisk:
         except (RuntimeError, subprocess.TimeoutExpired):
             return False
 
+    def restart_now(self) -> None:
+        """`core restart now`: every call dropped, Asterisk back on its own."""
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+            self.rx("core restart now")
+        time.sleep(1)  # the old process is going away
+        if wait_until(self.running, timeout=60) is None:
+            raise RuntimeError("Asterisk did not come back after core restart now")
+        self.rx("core waitfullybooted")
+
+    def played_by_channel(self) -> dict[str, list[str]]:
+        """Sound files Asterisk's log says it played, by channel name."""
+        path = self.root / "var/log/asterisk/messages.log"
+        found: dict[str, list[str]] = {}
+        for channel, sound in re.findall(r"<([^>]+)> Playing '([^']+)'",
+                                         path.read_text(errors="replace")):
+            found.setdefault(channel, []).append(sound.rsplit(".", 1)[0])
+        return found
+
     def played(self, channel: str) -> list[tuple[str, str]]:
         """(sound file, language) pairs Asterisk's log says it played to a channel."""
         path = self.root / "var/log/asterisk/messages.log"
@@ -137,6 +170,14 @@ class Asterisk:
                 language = line.rsplit("(language '", 1)[-1].split("'", 1)[0]
                 found.append((sound, language))
         return found
+
+    @property
+    def cel_path(self) -> Path:
+        return self.root / "var/log/asterisk/cel-custom/callcenter-cel.jsonl"
+
+    @property
+    def queue_log_path(self) -> Path:
+        return self.root / "var/log/asterisk/queue_log"
 
     def queue_log(self) -> list[list[str]]:
         """Asterisk's own record of queue calls, to check ours against."""

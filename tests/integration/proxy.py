@@ -1,5 +1,6 @@
-"""A loopback TCP proxy whose connections a test can cut: a network gap without touching
-Asterisk, so the calls go on while the listener misses their events."""
+"""A loopback TCP proxy whose connections a test can cut, and that can add latency: a network
+gap (or a remote PBX) without touching Asterisk, so the calls go on while the listener misses
+their events."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import contextlib
 
 
 class CuttableProxy:
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, latency: float = 0.0) -> None:
         self.target_port = target_port
+        self.latency = latency  # seconds each chunk is held, each way, order kept
         self.port = 0
         self.refusing = False
         self._server: asyncio.Server | None = None
@@ -36,11 +38,26 @@ class CuttableProxy:
             return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         self._writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(Exception):
-                while data := await src.read(65536):
-                    dst.write(data)
-            dst.transport.abort()
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        held: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        async def deliver() -> None:
+            while True:
+                due, data = await held.get()
+                if not data:
+                    return
+                if (wait := due - loop.time()) > 0:
+                    await asyncio.sleep(wait)  # the latency being simulated
+                dst.write(data)
+
+        delivering = asyncio.create_task(deliver())
+        with contextlib.suppress(Exception):
+            while data := await src.read(65536):
+                held.put_nowait((loop.time() + self.latency, data))
+        held.put_nowait((0.0, b""))
+        with contextlib.suppress(Exception):
+            await delivering
+        dst.transport.abort()
