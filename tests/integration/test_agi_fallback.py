@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from callcenter.calls.clicktocall import click_to_call
 from callcenter.recordings.models import Recording
 from callcenter.recordings.paths import recording_path
 from tests.integration.helpers import (
@@ -49,13 +50,14 @@ async def agent(service):
 
 
 def agi_statuses(service, linkedid_box: list[str]) -> tuple[list[str], Callable[[], None]]:
-    """CC_AGI_STATUS values the dialplan set on the call, in order."""
+    """CC_AGI_STATUS and CC_RECORDING_CONSENT values set on the call, in order, as
+    "NAME=value"."""
     seen: list[str] = []
 
     def watch(event: dict[str, str]) -> None:
         if (linkedid_box and event.get("Linkedid") == linkedid_box[0]
-                and event.get("Variable") == "CC_AGI_STATUS"):
-            seen.append(event.get("Value", ""))
+                and event.get("Variable") in ("CC_AGI_STATUS", "CC_RECORDING_CONSENT")):
+            seen.append(f"{event['Variable']}={event.get('Value', '')}")
 
     return seen, service.ami.subscribe(watch, frozenset({"VarSet"}))
 
@@ -85,11 +87,31 @@ async def test_unreachable_service_still_gives_the_notice_and_a_recording(
 
     assert service.agi.sessions_served == served  # the service was never asked
     assert played.count(NOTICE) == 1
-    assert "FALLBACK" in statuses
+    assert "CC_AGI_STATUS=UNREACHABLE" in statuses
+    assert "CC_AGI_STATUS=FALLBACK" in statuses
+    assert "CC_RECORDING_CONSENT=unknown" in statuses
     assert path.is_file() and path.stat().st_size > 44
     async with service.sessions() as session:  # linked to its call like any other
         linked = await session.scalars(select(Recording.path)
                                        .where(Recording.linkedid == linkedid))
+        assert list(linked) == [str(path)]
+
+
+async def test_unreachable_service_still_records_a_click_to_call(service, agi_globals):
+    await agi_globals(CC_AGI=f"agi://127.0.0.1:{free_port()}", CC_AGI_BACKUP="")
+    call_id = await click_to_call(service.ami.client, service.tracker, agent="Olga",
+                                  agent_interface="Local/2012@cc-test-agent/n",
+                                  customer_e164="+79169876543")
+
+    call = await wait_for_call(service, call_id, timeout=60)
+
+    assert (call.direction, call.outcome) == ("outbound", "answered")
+    path = recording_path(service.settings.recordings_dir, call_id, call.started_at,
+                          service.settings.recording_format)
+    assert path.is_file() and path.stat().st_size > 44
+    async with service.sessions() as session:
+        linked = await session.scalars(select(Recording.path)
+                                       .where(Recording.linkedid == call_id))
         assert list(linked) == [str(path)]
 
 
@@ -109,8 +131,8 @@ async def test_the_backup_address_answers_when_the_first_is_unreachable(
 
     assert service.agi.sessions_served >= served + 2  # announce and lookup, by the backup
     assert played.count(NOTICE) == 1
-    assert "SUCCESS" in statuses and "FALLBACK" not in statuses
-    assert "UNREACHABLE" not in statuses
+    assert "CC_AGI_STATUS=SUCCESS" in statuses
+    assert not [s for s in statuses if s.endswith(("UNREACHABLE", "FALLBACK", "unknown"))]
     assert path.is_file() and path.stat().st_size > 44
 
 
