@@ -92,7 +92,8 @@ class Routes:
         if not consent_known:
             await agi.set_variable(CONSENT_VARIABLE, CONSENT_UNKNOWN)
             if self.settings.recording_when_consent_unknown == "skip":
-                log.info("consent unknown (database unavailable): not recorded")
+                log.info("consent unknown (database unavailable): not recorded",
+                         extra={"channel": agi.request.channel})
                 return
         await self.record(agi)
 
