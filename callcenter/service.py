@@ -56,8 +56,8 @@ class Service:
         self.pops = ScreenPopHub(self.sessions, settings.default_region)
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
-        self.agi = FastAGIServer(settings.agi_host, settings.agi_port,
-                                 Routes(settings, self.sessions, ivr).table())
+        self.routes = Routes(settings, self.sessions, ivr)
+        self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table())
         self._tasks: list[asyncio.Task[None]] = []
         self.secret_key = _secret_key(settings)
         # who a bearer token belongs to: looked up at most every 10 s per token
@@ -76,6 +76,7 @@ class Service:
     async def stop(self) -> None:
         await self.ami.client.stop()
         await self.agi.stop()
+        await self.routes.close()
         with contextlib.suppress(TimeoutError):
             await self.writer.drain(timeout=5)
         for task in self._tasks:

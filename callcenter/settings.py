@@ -66,8 +66,13 @@ class Settings(BaseSettings):
     vip_priority: int = 10
     # A contact who opted out of recording: "skip" (no recording) or "flag" (record, flagged).
     recording_opt_out: Literal["skip", "flag"] = "skip"
-    # Longest a FastAGI route waits for the database before going on without it.
+    # Longest a FastAGI route waits for the database before going on without it: one deadline
+    # per route, a stuck connection's cleanup included.
     agi_db_timeout: float = 0.5
+    # The database did not answer in time, so nobody knows whether the caller opted out:
+    # "record" (the notice is played, the call recorded with CC_RECORDING_CONSENT=unknown, and
+    # the recording deleted later if the caller had opted out) or "skip" (not recorded).
+    recording_when_consent_unknown: Literal["record", "skip"] = "record"
 
     # Signs login tokens and recording URLs; unset: generated once into spool_dir/secret_key.
     secret_key: SecretStr | None = None

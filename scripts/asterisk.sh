@@ -32,6 +32,10 @@ install_conf() {
   cp "$root/etc/asterisk.dist/asterisk.conf" "$root/etc/asterisk/"
   cp "$conf"/*.conf "$root/etc/asterisk/"
   if [ -n "$extra" ]; then cp "$extra"/*.conf "$root/etc/asterisk/"; fi
+  # where the dialplan records by itself when no service answers: the service's recordings
+  # directory, bind-mounted at the same path (asterisk_conf/extensions.conf, CC_RECORDINGS_DIR)
+  sed -i "s|^CC_RECORDINGS_DIR = .*|CC_RECORDINGS_DIR = $(realpath -m "$recordings")|" \
+    "$root/etc/asterisk/extensions.conf"
   # Debian installs the Russian prompts under their voice's name; Asterisk looks for "ru"
   [ -e "$root/usr/share/asterisk/sounds/ru" ] || ln -s ru_RU_f_IvrvoiceRU "$root/usr/share/asterisk/sounds/ru"
   chroot "$root" mkdir -p /var/run/asterisk

@@ -2,6 +2,11 @@
 
 Routes decide and set channel variables (CC_QUEUE, QUEUE_PRIO, CC_ACTION, ...); the dialplan
 carries out. Whatever happens here, the dialplan gets CC_AGI_STATUS and goes on.
+
+A route waits for the database at most `agi_db_timeout`, all told: the work runs in a task of
+its own, and a connection that stopped answering is cleaned up after the route has moved on
+(SQLAlchemy closes an invalidated asyncpg connection gracefully, which alone waits up to 2 s:
+that is how a 0.5 s setting once took 2.5 s).
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ COUNTRY_LANGUAGE = {
     "DE": "de", "AT": "de", "CH": "de", "FR": "fr", "BE": "fr", "ES": "es", "IT": "it",
 }
 MAX_MENU_STEPS = 20  # a menu tree with a loop (main -> billing -> main ...) ends here
+# Set on the channel when the database did not say whether the caller opted out of recording.
+CONSENT_VARIABLE = "CC_RECORDING_CONSENT"
+CONSENT_UNKNOWN = "unknown"
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer within the route's deadline (or failed)."""
 
 
 class Routes:
@@ -42,6 +54,12 @@ class Routes:
         self.settings = settings
         self.sessions = sessions
         self.ivr = ivr
+        # database work given up on by its route, still cleaning up its connection
+        self._abandoned: set[asyncio.Task[object]] = set()
+
+    async def close(self) -> None:
+        """Waits for database work the routes gave up on: its connections are closing."""
+        await asyncio.gather(*self._abandoned, return_exceptions=True)
 
     def table(self) -> dict[str, Route]:
         return {"announce": self.announce, "record": self.record, "lookup": self.lookup,
@@ -50,9 +68,16 @@ class Routes:
     # -- announce / record ------------------------------------------------------------------
 
     async def announce(self, agi: Session) -> None:
-        """Tells the caller the call is recorded, in their language, then starts MixMonitor."""
+        """Tells the caller the call is recorded, in their language, then starts MixMonitor.
+
+        Without an answer from the database nobody knows whether the caller opted out: the
+        notice is still played, and recording_when_consent_unknown decides."""
         caller = self._caller(agi)
-        contact = await self._contact(caller)
+        try:
+            contact = await self._contact(caller)
+            consent_known = True
+        except DatabaseUnavailable:
+            contact, consent_known = None, False
         language = (agi.request.params.get("lang") or (contact and contact.language)
                     or _country_language(caller) or self.settings.default_language)
         await agi.set_variable("CHANNEL(language)", language)
@@ -64,6 +89,12 @@ class Routes:
                 return
         prompt = self.settings.announce_prompts.get(language, self.settings.announce_prompt)
         await self._play(agi, prompt, language)
+        if not consent_known:
+            await agi.set_variable(CONSENT_VARIABLE, CONSENT_UNKNOWN)
+            if self.settings.recording_when_consent_unknown == "skip":
+                log.info("consent unknown (database unavailable): not recorded",
+                         extra={"channel": agi.request.channel})
+                return
         await self.record(agi)
 
     async def record(self, agi: Session) -> None:
@@ -90,7 +121,10 @@ class Routes:
     async def lookup(self, agi: Session) -> None:
         """Names the caller for the agent's phone and gives VIP contacts queue priority."""
         caller = self._caller(agi)
-        contact = await self._contact(caller)
+        try:
+            contact = await self._contact(caller)
+        except DatabaseUnavailable:
+            return  # unknown, not new: the agent's phone shows the number alone
         if contact is None:
             await agi.set_variable("CC_CONTACT_NEW", "1")
             return
@@ -186,7 +220,11 @@ class Routes:
             return callback.id
 
         # Writing a callback may take longer than a lookup, but still must not hold the call.
-        callback_id = await self._db(create, timeout=max(self.settings.agi_db_timeout, 2.0))
+        try:
+            callback_id = await self._db(create,
+                                         timeout=max(self.settings.agi_db_timeout, 2.0))
+        except DatabaseUnavailable:
+            callback_id = None
         await agi.set_variable("CC_CALLBACK_STATUS", "OK" if callback_id else "FAILED")
         if callback_id:
             log.info("callback requested", extra={"callback_id": callback_id, "queue": queue})
@@ -202,16 +240,37 @@ class Routes:
         return await self._db(lambda session: find_by_number(session, caller))
 
     async def _db(self, work: Callable[[AsyncSession], Awaitable[T]],
-                  timeout: float | None = None) -> T | None:
-        """A slow or absent database must not hold the caller: None after the timeout."""
+                  timeout: float | None = None) -> T:
+        """A route's one unit of database work, session cleanup included, within `timeout`
+        (agi_db_timeout by default). A slow or absent database must not hold the caller:
+        DatabaseUnavailable at the deadline, while the work is cancelled and its session
+        closed in the background."""
+        task: asyncio.Task[T] = asyncio.create_task(self._in_session(work))
         try:
-            async with asyncio.timeout(timeout or self.settings.agi_db_timeout):
-                async with self.sessions() as session:
-                    return await work(session)
-        except Exception as exc:
+            await asyncio.wait({task}, timeout=timeout or self.settings.agi_db_timeout)
+        finally:
+            if not task.done():
+                task.cancel()
+                self._abandoned.add(task)
+                task.add_done_callback(self._forget)
+        if not task.done():
+            log.warning("database did not answer FastAGI in time; going on without it")
+            raise DatabaseUnavailable("timeout")
+        if (error := task.exception()) is not None:
             log.warning("database unavailable to FastAGI; going on without it",
-                        extra={"error": repr(exc)})
-            return None
+                        extra={"error": repr(error)})
+            raise DatabaseUnavailable(repr(error)) from error
+        return task.result()
+
+    async def _in_session(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self.sessions() as session:
+            return await work(session)
+
+    def _forget(self, task: asyncio.Task[object]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.debug("abandoned database work ended with an error",
+                      extra={"error": repr(error)})
 
 
 def _country_language(caller: str | None) -> str | None:

@@ -88,8 +88,10 @@ async def transfer_when_connected(service: Service, *, caller: str, target: str)
     return linkedid
 
 
-async def login_agent(service: Service, queue: str, name: str, extension: str) -> str:
-    interface = f"Local/{extension}@cc-test-agent/n"
+async def login_agent(service: Service, queue: str, name: str, extension: str,
+                      phone: str = "cc-test-agent") -> str:
+    """`phone`: the test context the agent's device is (cc-test-slow-agent rings first)."""
+    interface = f"Local/{extension}@{phone}/n"
     await service.ami.client.action({"Action": "QueueAdd", "Queue": queue,
                                      "Interface": interface, "MemberName": name})
     return interface
