@@ -1,4 +1,5 @@
-"""The callcenter command: run the service, migrate, manage users, import contacts, purge."""
+"""The callcenter command: run the service, migrate, manage users, import contacts, purge,
+replay records the database refused."""
 
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         dest="action", required=True)
     recordings.add_parser("purge", help="delete recordings past their retention")
 
+    spool = sub.add_parser("spool", help="records kept on disk").add_subparsers(
+        dest="action", required=True)
+    spool.add_parser("replay", help="write the records the database refused "
+                                    "(<spool_dir>/unwritten-records.jsonl) again")
+
     args = parser.parse_args(argv)
     settings = Settings()
     setup_logging(settings.log_level)
@@ -56,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return _run(settings)
-    handlers = {"user": _user_add, "contacts": _contacts_import, "recordings": _purge}
+    handlers = {"user": _user_add, "contacts": _contacts_import, "recordings": _purge,
+                "spool": _spool_replay}
     return asyncio.run(handlers[args.command](settings, args))
 
 
@@ -154,6 +161,31 @@ async def _purge(settings: Settings, args: argparse.Namespace) -> int:
         print(f"deleted recording {item.recording_id} (call {item.linkedid}, queue {item.queue})")
     print(f"{len(expired)} expired recordings deleted")
     return 0
+
+
+async def _spool_replay(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when the dead-letter file is gone (all written, or there was none)."""
+    from callcenter.calls.store import RecordWriter
+    from callcenter.db import create_engine, session_factory
+
+    dead_letter = settings.spool_dir / "unwritten-records.jsonl"
+    if not dead_letter.exists():
+        print(f"no dead letters: {dead_letter} does not exist")
+        return 0
+    engine = create_engine(settings.database_url)
+    writer = RecordWriter(engine, session_factory(engine), dead_letter=dead_letter,
+                          keep_unanswered_recordings=settings.keep_unanswered_recordings)
+    try:
+        outcomes = await writer.replay_dead_letters()
+    finally:
+        await writer.close()
+        await engine.dispose()
+    for item in outcomes:
+        what = "written" if item.error is None else f"still refused: {item.error}"
+        print(f"line {item.line}: {item.type} {item.key}: {what}")
+    left = sum(item.error is not None for item in outcomes)
+    print(f"{len(outcomes) - left} written, {left} left in {dead_letter}")
+    return 1 if left else 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ import contextlib
 import logging
 import os
 import secrets
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from callcenter.agi.routes import Routes
 from callcenter.agi.server import FastAGIServer
@@ -24,6 +26,7 @@ from callcenter.ledger.derive import LedgerDeriver
 from callcenter.queues.live import LiveState
 from callcenter.recordings.retention import purge_expired
 from callcenter.settings import Settings
+from callcenter.supervisor import SupervisedTask, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +45,9 @@ class Service:
             self.ledger = LedgerFollower(
                 cel_path=settings.cel_path, queue_log_path=settings.queue_log_path,
                 sessions=self.sessions,
-                deriver=LedgerDeriver(settings.inbound_contexts,
-                                      default_region=settings.default_region,
-                                      settle_seconds=settings.ledger_settle_seconds),
+                deriver=lambda: LedgerDeriver(settings.inbound_contexts,
+                                              default_region=settings.default_region,
+                                              settle_seconds=settings.ledger_settle_seconds),
                 keep_unanswered_recordings=settings.keep_unanswered_recordings,
                 from_start=settings.ledger_from_start)
         self.writer = RecordWriter(self.engine, self.sessions,
@@ -58,7 +61,7 @@ class Service:
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
         self.routes = Routes(settings, self.sessions, ivr)
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table())
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor()
         self.secret_key = _secret_key(settings)
         # who a bearer token belongs to: looked up at most every 10 s per token
         self.principals: TTLCache[object] = TTLCache(10)
@@ -66,12 +69,17 @@ class Service:
     async def start(self) -> None:
         self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)
         await self.agi.start()
-        self._tasks = [asyncio.create_task(self.writer.run(), name="record-writer"),
-                       asyncio.create_task(self.ami.client.run(), name="ami"),
-                       asyncio.create_task(self._retention(), name="retention")]
+        self.supervise("record-writer", self.writer.run)
+        self.supervise("ami", self.ami.client.run)
+        self.supervise("retention", self._retention)
         if self.ledger is not None:
-            self._tasks.append(asyncio.create_task(self.ledger.run(), name="ledger"))
+            self.supervise("ledger", self.ledger.run)
         log.info("callcenter started")
+
+    def supervise(self, name: str,
+                  factory: Callable[[], Coroutine[Any, Any, object]]) -> SupervisedTask:
+        """The one way to start a background task: restarted when it fails, seen in /health."""
+        return self.supervisor.start(name, factory)
 
     async def stop(self) -> None:
         await self.ami.client.stop()
@@ -79,11 +87,10 @@ class Service:
         await self.routes.close()
         with contextlib.suppress(TimeoutError):
             await self.writer.drain(timeout=5)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.supervisor.stop()
         if self.writer.pending:
-            self.writer.save_pending()  # nothing is lost: the next start writes them
+            await self.writer.save_pending()  # nothing is lost: the next start writes them
+        await self.writer.close()
         await self.engine.dispose()
         log.info("callcenter stopped")
 
@@ -100,10 +107,28 @@ class Service:
                 log.error("retention run failed", extra={"error": repr(exc)})
 
     async def health(self) -> dict[str, object]:
-        return {"ami": self.ami.connected, "agi": self.agi.serving,
-                "database": await ping(self.engine),
-                "ledger": self.ledger.health() if self.ledger is not None else
-                {"enabled": False, "records": "best-effort: AMI only, no CEL/queue_log"}}
+        """The body of /health. Each part is a bool, or a dict; a part that is False, a dict
+        part whose "up" is False, or a task not alive makes the service "degraded" (HTTP 503).
+        "ledger" says how far behind Asterisk's ledger the final records are."""
+        parts: dict[str, object] = {
+            "database": await ping(self.engine),
+            "ami": self.ami.connected,
+            "agi": self.agi.serving,
+            "writer": self.writer.health(),
+            "tasks": self.supervisor.report(),
+            "ledger": self.ledger.health() if self.ledger is not None else
+            {"enabled": False, "records": "best-effort: AMI only (no CEL/queue_log configured)"},
+        }
+        down = _down(parts)
+        return {"status": "degraded" if down else "ok", "down": down, **parts}
+
+
+def _down(parts: dict[str, object]) -> list[str]:
+    """The names of the parts that are down, e.g. ["ami", "tasks.retention"]."""
+    down = [name for name, part in parts.items()
+            if part is False or (isinstance(part, dict) and part.get("up") is False)]
+    tasks: dict[str, dict[str, object]] = parts["tasks"]  # type: ignore[assignment]
+    return down + [f"tasks.{name}" for name, task in tasks.items() if not task["alive"]]
 
 
 def _secret_key(settings: Settings) -> bytes:

@@ -77,7 +77,8 @@ async def service(migrated_postgres: str, asterisk: Asterisk, recordings_dir: Pa
     from callcenter.settings import Settings
 
     settings = Settings(database_url=migrated_postgres, recordings_dir=recordings_dir,
-                        ami_ping_interval=2.0, ivr_file=ivr_file)
+                        ami_ping_interval=2.0, ivr_file=ivr_file,
+                        cel_path=asterisk.cel_path, queue_log_path=asterisk.queue_log_path)
     svc = Service(settings)
     await svc.start()
     async with asyncio.timeout(30):

@@ -16,7 +16,6 @@ from callcenter.calls.ledger import LedgerFollower
 from callcenter.calls.models import Call, CallLeg, LedgerPosition
 from callcenter.calls.persist import save_calls
 from callcenter.db import session_factory
-from callcenter.ledger.derive import LedgerDeriver
 from callcenter.ledger.files import FileTail
 from tests.test_store import database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 from tests.unit.test_ledger_derive import LEDGER, derive
@@ -36,7 +35,7 @@ def append(path: Path, chunk: list[str]) -> None:
 async def follow(sessions, directory: Path, **kw) -> tuple[LedgerFollower, asyncio.Task]:
     follower = LedgerFollower(cel_path=directory / "cel.jsonl",
                               queue_log_path=directory / "queue_log", sessions=sessions,
-                              deriver=LedgerDeriver(), from_start=True, poll_interval=0.02,
+                              from_start=True, poll_interval=0.02,
                               **kw)
     return follower, asyncio.create_task(follower.run())
 

@@ -45,8 +45,12 @@ class AMIClient:
         ping_interval: float = 10.0,
         action_timeout: float = 10.0,
         connect_timeout: float = 5.0,
+        min_backoff: float = 1.0,
         max_backoff: float = 30.0,
+        retry_wait: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
+        """`on_disconnect` runs when a connection that was open closes, before the next one
+        reads anything. `retry_wait(seconds)` replaces the wait between attempts (tests)."""
         self.host, self.port = host, port
         self._username, self._secret = username, secret
         self._on_event = on_event
@@ -55,7 +59,10 @@ class AMIClient:
         self.ping_interval = ping_interval
         self.action_timeout = action_timeout
         self.connect_timeout = connect_timeout
+        self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self._retry_wait = retry_wait or self._wait_unless_stopped
+        self._logged_in = False  # during the last attempt
         self._writer: asyncio.StreamWriter | None = None
         self._pending: dict[str, asyncio.Future[Message]] = {}
         self._lists: dict[str, list[Message]] = {}
@@ -110,12 +117,13 @@ class AMIClient:
     # -- connection ------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Connects, reads and reconnects with back-off until stop()."""
-        backoff = 1.0
+        """Connects, reads and reconnects with back-off until stop(). The back-off grows while
+        attempts fail and starts again from its minimum after a session that logged in."""
+        backoff = self.min_backoff
         while not self._stopping.is_set():
+            self._logged_in = False
             try:
                 await self._session()
-                backoff = 1.0
             except AuthenticationError as exc:
                 log.error("AMI login refused: check ami_user/ami_secret and manager.conf",
                           extra={"host": self.host, "port": self.port, "error": str(exc)})
@@ -123,12 +131,19 @@ class AMIClient:
             except (OSError, TimeoutError, FrameError, AMIError) as exc:
                 if self._stopping.is_set():
                     break
+                if self._logged_in:
+                    backoff = self.min_backoff  # Asterisk was there a moment ago: retry soon
                 log.warning("AMI connection lost or unavailable",
                             extra={"host": self.host, "port": self.port, "error": repr(exc),
                                    "retry_in": backoff})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), backoff)
+            if self._stopping.is_set():
+                break
+            await self._retry_wait(backoff)
             backoff = min(backoff * 2, self.max_backoff)
+
+    async def _wait_unless_stopped(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -150,6 +165,7 @@ class AMIClient:
             reading.add_done_callback(lambda _task: self._fail_pending())
             try:
                 await self._login()
+                self._logged_in = True
                 self.connected.set()
                 log.info("AMI connected", extra={"host": self.host, "port": self.port,
                                                  "greeting": self.greeting})

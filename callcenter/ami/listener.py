@@ -27,11 +27,15 @@ class AMIListener:
         self.writer = writer
         self.events_seen = 0
         self._last_stamp: str | None = None  # Asterisk's clock, from the last event
+        # Asterisk's clock at the last event before the connection was lost, taken at the
+        # disconnect: events of the next session must not move it before resynchronise
+        self._lost_at: float | None = None
         self._subscribers: list[tuple[Callable[[Message], None], frozenset[str] | None]] = []
         self.client = AMIClient(
             settings.ami_host, settings.ami_port, settings.ami_user,
             settings.ami_secret.get_secret_value(),
             on_event=self.on_event, on_connect=self.resynchronise,
+            on_disconnect=self._on_disconnect,
             ping_interval=settings.ami_ping_interval, action_timeout=settings.ami_action_timeout,
         )
 
@@ -50,6 +54,10 @@ class AMIListener:
     @property
     def last_event_at(self) -> float | None:
         return float(self._last_stamp) if self._last_stamp else None
+
+    def _on_disconnect(self) -> None:
+        if self._lost_at is None:  # not yet used since an earlier cut: that one counts
+            self._lost_at = self.last_event_at
 
     def on_event(self, event: Message) -> None:
         """The hot path: kept to dictionary look-ups for the many events nobody needs."""
@@ -70,8 +78,10 @@ class AMIListener:
                 log.exception("event subscriber failed", extra={"event": event.get("Event")})
 
     async def resynchronise(self) -> None:
-        """Calls that ended while we were not listening are closed, their end inferred (the
-        ledger, where there is one, corrects them; it also has the calls AMI never saw)."""
+        """Calls that ended while we were not listening are closed, their end inferred, as of
+        the last event before the cut (None on the first connection: nothing was lost). The
+        ledger, where there is one, corrects them, and has the calls AMI never saw."""
+        lost_at = self._lost_at
         try:
             channels = await self.client.action_list({"Action": "CoreShowChannels"})
             queues = await self.client.action_list({"Action": "QueueStatus"})
@@ -80,7 +90,8 @@ class AMIListener:
             return
         self.live.load_status(queues)
         waiting = [e for e in queues if e.get("Event") == "QueueEntry"]
-        closed = self.tracker.reconcile(channels, waiting, lost_at=self.last_event_at)
+        closed = self.tracker.reconcile(channels, waiting, lost_at=lost_at)
+        self._lost_at = None
         if closed:
             log.info("closed calls that ended while disconnected", extra={"calls": len(closed)})
         self.writer.submit(closed)

@@ -42,14 +42,16 @@ class _Step:
 
 class LedgerFollower:
     def __init__(self, *, cel_path: Path, queue_log_path: Path,
-                 sessions: async_sessionmaker[AsyncSession], deriver: LedgerDeriver[Mark],
+                 sessions: async_sessionmaker[AsyncSession],
+                 deriver: Callable[[], LedgerDeriver[Mark]] = LedgerDeriver,
                  keep_unanswered_recordings: bool = False, from_start: bool = False,
                  poll_interval: float = 0.2, max_backoff: float = 10.0,
                  on_saved: Callable[[AsyncSession, list[SavedCall]], object] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.paths = {"cel": cel_path, "queue_log": queue_log_path}
         self.sessions = sessions
-        self.deriver = deriver
+        self._new_deriver = deriver
+        self.deriver: LedgerDeriver[Mark] = deriver()
         self.keep_unanswered_recordings = keep_unanswered_recordings
         self.from_start = from_start
         self.poll_interval = poll_interval
@@ -78,11 +80,13 @@ class LedgerFollower:
     # -- the loop --------------------------------------------------------------------------
 
     async def run(self) -> None:
-        if not self._tails:
-            stored = await self._retrying(self._load_positions)
-            self._tails = {name: FileTail(self.paths[name], stored.get(name),
-                                          from_start=self.from_start) for name in SOURCES}
-            self._committed = dict(stored)
+        """From the committed positions, every time: after a failure (restarted by the
+        supervisor) nothing half-read is trusted."""
+        stored = await self._retrying(self._load_positions)
+        self._tails = {name: FileTail(self.paths[name], stored.get(name),
+                                      from_start=self.from_start) for name in SOURCES}
+        self._committed = dict(stored)
+        self.deriver = self._new_deriver()
         try:
             while True:
                 step = await asyncio.to_thread(self._step)

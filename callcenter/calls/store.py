@@ -4,33 +4,32 @@ Writes are idempotent (keyed on Linkedid, Uniqueid, recording path, ...), so a b
 after a database outage never writes a call twice. While the database is down, records wait in
 memory and are retried with back-off; nothing is dropped. Past `max_in_memory` pending records,
 new ones are spilled to a file in the spool directory, in order, and read back as the database
-catches up. A record the database refuses while
+catches up (JSON lines with field names: see spool.py). A record the database refuses while
 it is up (bad data) would block every record behind it: it is set aside, whole, as a JSON line
-in the dead-letter file, and the rest go on.
+in the dead-letter file, and the rest go on; `callcenter spool replay` retries them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import pickle
 from collections import deque
-from dataclasses import asdict
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcenter.agents.models import AgentStateChange
 from callcenter.calls.persist import row_of as _row
 from callcenter.calls.persist import save_calls
+from callcenter.calls.spool import DeadLetters, RecordCodec, Replayed, Spool
 from callcenter.calls.tracker import AgentStateRecord, CallRecord
 from callcenter.db import ping, upsert
 
 log = logging.getLogger(__name__)
 
 Record = CallRecord | AgentStateRecord
+# How records are kept on disk (spill and dead-letter files): by field name.
+CODEC = RecordCodec((CallRecord, AgentStateRecord))
 
 
 class RecordWriter:
@@ -42,22 +41,22 @@ class RecordWriter:
         self._engine = engine
         self._dialect = engine.dialect.name
         self.dead_letter = dead_letter
+        self.dead_letters = DeadLetters(dead_letter, CODEC)
         self.keep_unanswered_recordings = keep_unanswered_recordings
         # False while a ledger is configured: these records are provisional, the ledger's final
         self.final = final
         self.max_in_memory = max_in_memory
         # a moment to let records gather: one transaction for many, not one for each
         self.gather_seconds = gather_seconds
-        self.spill_file = dead_letter.with_name("pending-records.pickle")
-        self._spill_reader: BinaryIO | None = None
-        # records in the spill file not yet read back; some may be left by a previous run
-        self._spilled = _count_spilled(self.spill_file)
-        if self._spilled:
+        self.spill_file = dead_letter.with_name("pending-records.jsonl")
+        self._queue: deque[Record] = deque()
+        self._spool = Spool(self.spill_file, CODEC, on_undecodable=self._set_aside_line,
+                            on_unspilled=self._queue.extend)
+        if self._spool.count:
             log.warning("records left by a previous run will be written",
-                        extra={"file": str(self.spill_file), "pending": self._spilled})
+                        extra={"file": str(self.spill_file), "pending": self._spool.count})
         self.spilled_total = 0
         self._sessions = sessions
-        self._queue: deque[Record] = deque()
         self._wakeup = asyncio.Event()
         self.batch_size = batch_size
         self.max_backoff = max_backoff
@@ -65,14 +64,14 @@ class RecordWriter:
         self.set_aside = 0
         self.database_up = True
         self._idle = asyncio.Event()
-        if not self._spilled:
+        if not self._spool.count:
             self._idle.set()
 
     def submit(self, records: list[Record]) -> None:
         """Never waits for the database: the AMI reader hands records over and reads on."""
         if not records:
             return
-        if self._spilled or len(self._queue) + len(records) > self.max_in_memory:
+        if self._spool.count or len(self._queue) + len(records) > self.max_in_memory:
             self._spill(records)  # once spilling, everything goes behind, to keep the order
         else:
             self._queue.extend(records)
@@ -81,58 +80,34 @@ class RecordWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._queue) + self._spilled
+        return len(self._queue) + self._spool.count
+
+    def health(self) -> dict[str, object]:
+        """For /health: how far behind the database the writer is."""
+        return {"pending": self.pending, "in_memory": len(self._queue),
+                "spilled": self._spool.count, "set_aside": self.set_aside,
+                "written": self.written, "database_up": self.database_up}
 
     def _spill(self, records: list[Record]) -> None:
-        if not self._spilled:
-            self.spill_file.parent.mkdir(parents=True, exist_ok=True)
-            self.spill_file.unlink(missing_ok=True)  # fully read back: a stale tail
+        if not self._spool.count:
             log.warning("records spilled to disk while the database is behind",
                         extra={"file": str(self.spill_file), "in_memory": len(self._queue)})
-        with self.spill_file.open("ab") as file:
-            pickle.dump(records, file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._spilled += len(records)
+        self._spool.put(records)
         self.spilled_total += len(records)
 
-    def save_pending(self) -> None:
+    async def save_pending(self) -> None:
         """On the way out with the database behind: what is still in memory goes to the spill
         file, ahead of what is there already, so the next start writes it all in order."""
-        if not self._queue:
-            return
-        rest = b""
-        if self._spilled:
-            if self._spill_reader is not None:
-                rest = self._spill_reader.read()
-                self._spill_reader.close()
-                self._spill_reader = None
-            else:
-                rest = self.spill_file.read_bytes()
-        self.spill_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.spill_file.with_suffix(".partial")
-        with partial.open("wb") as file:
-            pickle.dump(list(self._queue), file, protocol=pickle.HIGHEST_PROTOCOL)
-            file.write(rest)
-        partial.replace(self.spill_file)
-        self._spilled += len(self._queue)
+        records = list(self._queue)
         self._queue.clear()
-        log.warning("records not yet written saved for the next start",
-                    extra={"file": str(self.spill_file), "pending": self._spilled})
+        await self._spool.put_ahead(records)
+        if self._spool.count:
+            log.warning("records not yet written saved for the next start",
+                        extra={"file": str(self.spill_file), "pending": self._spool.count})
 
-    def _read_back(self) -> None:
-        """Refills memory from the spill file, oldest first."""
-        if self._spill_reader is None:
-            self._spill_reader = self.spill_file.open("rb")
-        while self._spilled and len(self._queue) < self.max_in_memory // 2:
-            try:
-                records = pickle.load(self._spill_reader)
-            except EOFError:
-                break
-            self._queue.extend(records)
-            self._spilled -= len(records)
-        if not self._spilled:
-            self._spill_reader.close()
-            self._spill_reader = None
-            self.spill_file.unlink(missing_ok=True)
+    async def close(self) -> None:
+        """Waits for the spill file work already asked for; lets the spool's thread go."""
+        await self._spool.close()
 
     async def drain(self, timeout: float | None = None) -> None:
         """Waits until everything submitted so far is in the database."""
@@ -142,8 +117,9 @@ class RecordWriter:
     async def run(self) -> None:
         backoff = 0.5
         while True:
-            if not self._queue and self._spilled:
-                await asyncio.to_thread(self._read_back)
+            if not self._queue and self._spool.count:
+                self._queue.extend(await self._spool.take(self.max_in_memory // 2))
+                continue  # lines that were no record may have left memory empty
             if not self._queue:
                 self._idle.set()
                 self._wakeup.clear()
@@ -184,15 +160,26 @@ class RecordWriter:
                 self._set_aside(record, exc)
 
     def _set_aside(self, record: Record, exc: Exception) -> None:
+        error = refusal_reason(exc)
         log.error("record refused by the database; kept in the dead-letter file",
                   extra={"linkedid": getattr(record, "linkedid", None),
-                         "file": str(self.dead_letter), "error": repr(exc)[:300]})
-        self.dead_letter.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"type": type(record).__name__, "error": repr(exc)[:1000],
-                           "record": asdict(record)}, default=str, ensure_ascii=False)
-        with self.dead_letter.open("a", encoding="utf-8") as file:
-            file.write(line + "\n")
+                         "file": str(self.dead_letter), "error": error[:300]})
+        self.dead_letters.add_record(record, error)
         self.set_aside += 1
+
+    def _set_aside_line(self, line: str, why: str) -> None:
+        """A spilled line this version cannot read back: kept whole, never dropped."""
+        log.error("spilled line unreadable; kept in the dead-letter file",
+                  extra={"file": str(self.dead_letter), "error": why[:300]})
+        self.dead_letters.add("unreadable", why, {"line": line})
+        self.set_aside += 1
+
+    async def replay_dead_letters(self) -> list[Replayed]:
+        """Retries the dead letters through the same write as any batch."""
+        async def refusal(exc: Exception) -> str | None:
+            return refusal_reason(exc) if await ping(self._engine) else None
+
+        return await self.dead_letters.replay(lambda record: self._write([record]), refusal)
 
     async def _write(self, batch: list[Record]) -> None:
         calls = [r for r in batch if isinstance(r, CallRecord)]
@@ -209,13 +196,7 @@ class RecordWriter:
                 )
 
 
-def _count_spilled(path: Path) -> int:
-    if not path.exists():
-        return 0
-    count = 0
-    with path.open("rb") as file:
-        while True:
-            try:
-                count += len(pickle.load(file))
-            except EOFError:
-                return count
+def refusal_reason(exc: Exception) -> str:
+    """Why the database refused, without the statement's parameters (personal data)."""
+    cause = getattr(exc, "orig", None) or exc
+    return f"{type(cause).__name__}: {cause}".splitlines()[0][:1000]

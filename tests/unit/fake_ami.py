@@ -12,6 +12,8 @@ class FakeAMI:
     def __init__(self, *, accept_login: bool = True, answer_ping: bool = True) -> None:
         self.accept_login = accept_login
         self.answer_ping = answer_ping
+        self.refusing = False  # close each new connection at once, as a restarting Asterisk
+        self.after_greeting = b""  # sent with the greeting, before any action is answered
         self.actions: list[dict[str, str]] = []
         self.logins = 0
         self.connections: list[asyncio.StreamWriter] = []
@@ -40,8 +42,11 @@ class FakeAMI:
             writer.write(data)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.close()
+            return
         self.connections.append(writer)
-        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n" + self.after_greeting)
         parser = FrameParser()
         with contextlib.suppress(ConnectionError):
             while data := await reader.read(65536):

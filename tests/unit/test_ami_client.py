@@ -8,8 +8,11 @@ import logging
 import pytest
 
 from callcenter.ami.client import AMIClient, AMIError
+from callcenter.ami.listener import AMIListener
 from callcenter.calls.clicktocall import click_to_call
 from callcenter.calls.tracker import CallTracker
+from callcenter.queues.live import LiveState
+from callcenter.settings import Settings
 from tests.unit.fake_ami import FakeAMI
 from tests.unit.trace import trace_bytes
 
@@ -144,3 +147,71 @@ async def test_originate_is_always_sent_with_an_explicit_async_and_a_preset_id(p
     assert originate["ChannelId"].startswith("c2c-") and originate["Exten"] == "79169876543"
     assert client.connected.is_set()
     await stop(client, task)
+
+
+async def test_backoff_starts_again_from_its_minimum_after_a_successful_login(peer):
+    """Asterisk restarting: attempts back off while it is away; once a session has logged in,
+    the next cut is retried after the minimum, not after the grown back-off."""
+    waits: list[float] = []
+    waited = asyncio.Event()
+
+    async def retry_wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            peer.refusing = False  # Asterisk is back
+        waited.set()
+
+    peer.refusing = True
+    client = client_for(peer, [], min_backoff=1.0, max_backoff=30, retry_wait=retry_wait)
+    task = asyncio.create_task(client.run())
+    await asyncio.wait_for(client.connected.wait(), 5)
+    assert waits == [1.0, 2.0, 4.0] and peer.logins == 1
+    waited.clear()
+    peer.drop()
+    await asyncio.wait_for(waited.wait(), 5)
+    assert waits[3] == 1.0  # not 8.0
+    await asyncio.wait_for(client.connected.wait(), 5)
+    assert peer.logins == 2
+    await stop(client, task)
+
+
+class SpyTracker(CallTracker):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost_at: list[float | None] = []
+        self.reconciled = asyncio.Event()
+
+    def reconcile(self, channels, queue_entries=(), lost_at=None):
+        self.lost_at.append(lost_at)
+        self.reconciled.set()
+        return super().reconcile(channels, queue_entries, lost_at)
+
+
+class NoWriter:
+    def submit(self, records) -> None:
+        pass
+
+
+async def test_lost_at_is_the_last_event_before_the_cut_not_one_after_reconnecting(peer,
+                                                                                  tmp_path):
+    tracker = SpyTracker()
+    listener = AMIListener(Settings(ami_port=peer.port, spool_dir=tmp_path), tracker,
+                           NoWriter(), LiveState(), sessions=None)  # type: ignore[arg-type]
+    listener.client.min_backoff = 0.01
+    seen = asyncio.Event()
+    listener.subscribe(lambda event: seen.set(), frozenset({"VarSet"}))
+    # events that reach the listener as soon as it connects, before it has logged in
+    peer.after_greeting = b"Event: FullyBooted\r\nTimestamp: 1700000500.000000\r\n\r\n"
+    task = asyncio.create_task(listener.client.run())
+    await asyncio.wait_for(tracker.reconciled.wait(), 5)
+    assert tracker.lost_at == [None]  # the first connection lost nothing
+
+    peer.send(b"Event: VarSet\r\nTimestamp: 1700000123.456000\r\nUniqueid: x\r\n"
+              b"Variable: A\r\nValue: 1\r\n\r\n")
+    await asyncio.wait_for(seen.wait(), 5)
+    tracker.reconciled.clear()
+    peer.drop()
+    await asyncio.wait_for(tracker.reconciled.wait(), 5)
+    assert tracker.lost_at == [None, 1700000123.456]
+    assert listener.last_event_at == 1700000500.0  # the new session's events did arrive first
+    await stop(listener.client, task)
