@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.calls.models import LedgerPosition
-from callcenter.calls.persist import SavedCall, save_calls
+from callcenter.calls.persist import save_calls
 from callcenter.calls.tracker import CallRecord
 from callcenter.db import upsert
 from callcenter.ledger.derive import CelEvent, LedgerDeriver, QueueLogLine
@@ -46,7 +46,6 @@ class LedgerFollower:
                  deriver: Callable[[], LedgerDeriver[Mark]] = LedgerDeriver,
                  keep_unanswered_recordings: bool = False, from_start: bool = False,
                  poll_interval: float = 0.2, max_backoff: float = 10.0,
-                 on_saved: Callable[[AsyncSession, list[SavedCall]], object] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.paths = {"cel": cel_path, "queue_log": queue_log_path}
         self.sessions = sessions
@@ -56,7 +55,6 @@ class LedgerFollower:
         self.from_start = from_start
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
-        self.on_saved = on_saved
         self._clock = clock
         self._tails: dict[str, FileTail] = {}
         self._committed: dict[str, FilePosition] = {}
@@ -131,8 +129,6 @@ class LedgerFollower:
         async with self.sessions() as session, session.begin():
             saved = await save_calls(session, step.records, final=True,
                                      keep_unanswered_recordings=self.keep_unanswered_recordings)
-            if saved and self.on_saved is not None:
-                await self.on_saved(session, saved)  # type: ignore[misc]
             now = datetime.now(UTC)
             for source, position in step.positions.items():
                 if self._committed.get(source) == position:

@@ -27,6 +27,7 @@ from callcenter.calls.models import Call, CallLeg
 from callcenter.calls.tracker import CallRecord
 from callcenter.db import upsert
 from callcenter.queues.models import QueueEntry
+from callcenter.recordings.consent import settle_unknown_consent
 from callcenter.recordings.models import Recording
 
 EVIDENCE_INFERRED, EVIDENCE_LIVE, EVIDENCE_LEDGER = 1, 2, 3
@@ -114,6 +115,12 @@ async def save_calls(session: AsyncSession, calls: Sequence[CallRecord], *, fina
             index_elements=["linkedid", "uniqueid", "entered_at"]), entries)
     await _save_recordings(session, [s.record for s in saved], final=final,
                            keep_unanswered=keep_unanswered_recordings)
+    if final:
+        for call in saved:  # recorded before anyone could say whether the caller opted out
+            if call.consent_unknown:
+                await settle_unknown_consent(session, linkedid=call.record.linkedid,
+                                             caller=call.record.caller,
+                                             recordings=call.record.recordings)
     await _update_callbacks(session, saved)
     return saved
 

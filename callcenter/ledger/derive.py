@@ -152,6 +152,8 @@ class _Call(Generic[P]):
     recordings: list[str] = field(default_factory=list)
     transfer_target: str | None = None
     agent: str | None = None  # named by the dialplan (CELGenUserEvent CC_AGENT)
+    # the dialplan recorded without the service (CC_FALLBACK): nobody checked the opt-out
+    consent_unknown: bool = False
     ended_at: float | None = None  # LINKEDID_END
     ended_seen_at: float | None = None  # our clock when LINKEDID_END was read
     inferred: bool = False
@@ -221,6 +223,8 @@ class LedgerDeriver(Generic[P]):
             call.transfer_target = str(target) if target else call.transfer_target
         elif kind == "LINKEDID_END":
             call.ended_at = event.at
+        elif event.user_type == "CC_FALLBACK":
+            call.consent_unknown = True
         elif event.user_type == "CC_AGENT":
             extra = event.extra_fields().get("extra", event.extra)
             call.agent = str(extra) or None
@@ -363,7 +367,7 @@ class LedgerDeriver(Generic[P]):
             abandon_position=abandon_position, hangup_by=hangup_by,
             transfer_target=transfer_target, end_inferred=call.inferred,
             contact_id=None, vip=False, ivr_path=None, recording_opt_out=False,
-            recordings=tuple(call.recordings),
+            recordings=tuple(call.recordings), consent_unknown=call.consent_unknown,
             legs=tuple(LegRecord(
                 uniqueid=c.uniqueid, linkedid=call.linkedid, channel=c.channel,
                 created_at=_dt(c.created_at),
