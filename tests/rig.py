@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import re
 import shutil
 import socket
 import subprocess
@@ -150,15 +149,6 @@ class Asterisk:
         if wait_until(self.running, timeout=60) is None:
             raise RuntimeError("Asterisk did not come back after core restart now")
         self.rx("core waitfullybooted")
-
-    def played_by_channel(self) -> dict[str, list[str]]:
-        """Sound files Asterisk's log says it played, by channel name."""
-        path = self.root / "var/log/asterisk/messages.log"
-        found: dict[str, list[str]] = {}
-        for channel, sound in re.findall(r"<([^>]+)> Playing '([^']+)'",
-                                         path.read_text(errors="replace")):
-            found.setdefault(channel, []).append(sound.rsplit(".", 1)[0])
-        return found
 
     def played(self, channel: str) -> list[tuple[str, str]]:
         """(sound file, language) pairs Asterisk's log says it played to a channel."""
