@@ -150,11 +150,25 @@ class Asterisk:
             raise RuntimeError("Asterisk did not come back after core restart now")
         self.rx("core waitfullybooted")
 
-    def played(self, channel: str) -> list[tuple[str, str]]:
-        """(sound file, language) pairs Asterisk's log says it played to a channel."""
-        path = self.root / "var/log/asterisk/messages.log"
+    @property
+    def _messages_log(self) -> Path:
+        return self.root / "var/log/asterisk/messages.log"
+
+    def log_mark(self) -> int:
+        """Where messages.log ends now; played(since=...) reads only what follows."""
+        return self._messages_log.stat().st_size if self._messages_log.exists() else 0
+
+    def played(self, channel: str, since: int = 0) -> list[tuple[str, str]]:
+        """(sound file, language) pairs Asterisk's log says it played to a channel.
+
+        Channel names repeat after Asterisk restarts: `since` (a log_mark() taken before the
+        call) leaves out an earlier namesake's lines."""
+        with self._messages_log.open("rb") as log:
+            size = log.seek(0, 2)
+            log.seek(since if since <= size else 0)  # smaller: rotated since the mark
+            text = log.read().decode(errors="replace")
         found = []
-        for line in path.read_text(errors="replace").splitlines():
+        for line in text.splitlines():
             if f"<{channel}>" in line and "Playing '" in line:
                 sound = line.split("Playing '", 1)[1].split("'", 1)[0].rsplit(".", 1)[0]
                 language = line.rsplit("(language '", 1)[-1].split("'", 1)[0]

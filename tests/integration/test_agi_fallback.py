@@ -62,11 +62,13 @@ def agi_statuses(service, linkedid_box: list[str]) -> tuple[list[str], Callable[
     return seen, service.ami.subscribe(watch, frozenset({"VarSet"}))
 
 
-async def recorded_call(service, asterisk, linkedid: str) -> tuple[list[str], Path]:
+async def recorded_call(service, asterisk, linkedid: str,
+                        log_mark: int) -> tuple[list[str], Path]:
     """The sounds played to the caller, and the recording file on the service's contract."""
     call = await wait_for_call(service, linkedid, timeout=90)
     assert call.outcome == "answered"
-    played = [sound for sound, _ in asterisk.played(await entry_channel(service, linkedid))]
+    channel = await entry_channel(service, linkedid)
+    played = [sound for sound, _ in asterisk.played(channel, since=log_mark)]
     path = recording_path(service.settings.recordings_dir, linkedid, call.started_at,
                           service.settings.recording_format)
     return played, path
@@ -78,10 +80,11 @@ async def test_unreachable_service_still_gives_the_notice_and_a_recording(
     box: list[str] = []
     statuses, unsubscribe = agi_statuses(service, box)
     served = service.agi.sessions_served
+    mark = asterisk.log_mark()
     try:
         box.append(linkedid := await place_inbound_call(service, caller=unique_number(),
                                                         talk=2))
-        played, path = await recorded_call(service, asterisk, linkedid)
+        played, path = await recorded_call(service, asterisk, linkedid, mark)
     finally:
         unsubscribe()
 
@@ -122,10 +125,11 @@ async def test_the_backup_address_answers_when_the_first_is_unreachable(
     box: list[str] = []
     statuses, unsubscribe = agi_statuses(service, box)
     served = service.agi.sessions_served
+    mark = asterisk.log_mark()
     try:
         box.append(linkedid := await place_inbound_call(service, caller=unique_number(),
                                                         talk=2))
-        played, path = await recorded_call(service, asterisk, linkedid)
+        played, path = await recorded_call(service, asterisk, linkedid, mark)
     finally:
         unsubscribe()
 
@@ -137,8 +141,9 @@ async def test_the_backup_address_answers_when_the_first_is_unreachable(
 
 
 async def test_a_serving_service_plays_the_notice_once(service, asterisk, agent):
+    mark = asterisk.log_mark()
     linkedid = await place_inbound_call(service, caller=unique_number(), talk=2)
-    played, path = await recorded_call(service, asterisk, linkedid)
+    played, path = await recorded_call(service, asterisk, linkedid, mark)
 
     assert played.count(NOTICE) == 1
     assert path.is_file()
