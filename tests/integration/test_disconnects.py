@@ -35,8 +35,13 @@ async def health(service: Service) -> tuple[int, dict]:
 
 async def test_stopping_asterisk_is_logged_and_the_listener_reconnects(service, asterisk,
                                                                       caplog):
-    assert await health(service) == (200, {"status": "ok", "ami": True, "agi": True,
-                                           "database": True})
+    status, body = await health(service)
+    assert (status, body["status"], body["down"]) == (200, "ok", [])
+    assert (body["database"], body["ami"], body["agi"]) == (True, True, True)
+    assert {name: task["alive"] for name, task in body["tasks"].items()} == {
+        "record-writer": True, "ami": True, "retention": True, "ledger": True}
+    assert body["writer"]["database_up"] is True and body["writer"]["spilled"] == 0
+    assert body["ledger"]["enabled"] is True and body["ledger"]["lag_seconds"] >= 0
     with caplog.at_level(logging.INFO, logger="callcenter"):
         await asyncio.to_thread(asterisk.down)
         async with asyncio.timeout(10):
@@ -44,6 +49,8 @@ async def test_stopping_asterisk_is_logged_and_the_listener_reconnects(service, 
                 await asyncio.sleep(0.1)
         status, body = await health(service)
         assert status == 503 and body["ami"] is False and body["database"] is True
+        assert body["down"] == ["ami"]  # the AMI task itself is alive, reconnecting
+        assert body["tasks"]["ami"]["alive"] is True
         assert "AMI connection lost or unavailable" in caplog.text
 
         await asyncio.to_thread(asterisk.up)
