@@ -106,14 +106,24 @@ async def logout_everyone(service: Service, *queues: str) -> None:
                                                  "Interface": member["Location"]})
 
 
-async def wait_for_call(service: Service, linkedid: str, timeout: float = 60) -> Call:
+async def wait_for_call(service: Service, linkedid: str, timeout: float = 60, *,
+                        final: bool = False) -> Call:
+    """The call's record once written; `final`: once derived from Asterisk's ledger (CEL and
+    queue_log), which may correct the live path's first record."""
+    query = select(Call).where(Call.linkedid == linkedid)
+    if final:
+        query = query.where(Call.source == "ledger")
     async with asyncio.timeout(timeout):
         while True:
             async with service.sessions() as session:
-                call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
+                call = await session.scalar(query)
             if call is not None:
                 return call
             await asyncio.sleep(0.25)
+
+
+async def wait_for_final(service: Service, linkedid: str, timeout: float = 60) -> Call:
+    return await wait_for_call(service, linkedid, timeout, final=True)
 
 
 async def bearer(service: Service, username: str, role: str = "supervisor") -> dict[str, str]:

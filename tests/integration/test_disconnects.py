@@ -20,6 +20,7 @@ from tests.integration.helpers import (
     logout_everyone,
     place_inbound_call,
     wait_for_call,
+    wait_for_final,
 )
 from tests.integration.proxy import CuttableProxy
 
@@ -67,14 +68,14 @@ async def test_stopping_asterisk_is_logged_and_the_listener_reconnects(service, 
 
 @pytest.fixture
 async def service_behind_proxy(asterisk, tmp_path: Path):
-    """A second listener (own SQLite database) reaching AMI through a cuttable proxy."""
+    """A second service (own SQLite database) reaching AMI through a cuttable proxy, with
+    the ledger (CEL and queue_log) it reads directly."""
     proxy = await CuttableProxy(5038).start()
     url = f"sqlite+aiosqlite:///{tmp_path}/gap.db"
     await asyncio.to_thread(upgrade, url)
     svc = Service(Settings(database_url=url, ami_port=proxy.port, agi_port=0,
                            recordings_dir=tmp_path,
-                           queue_log_path=asterisk.root / "var/log/asterisk/queue_log",
-                           cdr_path=asterisk.root / "var/log/asterisk/cdr-custom/callcenter.csv"))
+                           cel_path=asterisk.cel_path, queue_log_path=asterisk.queue_log_path))
     await svc.start()
     async with asyncio.timeout(30):
         await svc.ami.client.connected.wait()
@@ -107,36 +108,33 @@ async def test_calls_through_a_network_gap_get_exactly_one_correct_record(
         async with asyncio.timeout(30):
             await behind.ami.client.connected.wait()
 
-        truth_long = await wait_for_call(service, long_call)
-        truth_short = await wait_for_call(service, short_call)
-        seen_long = await wait_for_call(behind, long_call)
-        seen_short = await wait_for_call(behind, short_call)
+        truth_long = await wait_for_final(service, long_call)
+        truth_short = await wait_for_final(service, short_call)
+        seen_long = await wait_for_final(behind, long_call)
+        seen_short = await wait_for_final(behind, short_call)
     finally:
         await logout_everyone(service, "support", "sales")
 
-    # the call that outlived the gap: exactly as the uninterrupted listener saw it
-    assert not seen_long.end_inferred
+    # the call that outlived the gap: exactly as the uninterrupted service has it
     for field in ("outcome", "agent", "wait_seconds", "talk_seconds", "caller", "called",
-                  "queue", "ended_at"):
+                  "queue", "ended_at", "answered_at", "hangup_by"):
         assert getattr(seen_long, field) == getattr(truth_long, field), field
-    # answered while disconnected: deduced from AgentComplete's whole-second TalkTime
-    assert abs((seen_long.answered_at - truth_long.answered_at).total_seconds()) < 1
-    # the call that ended unseen: closed once, its end inferred, within the gap
-    assert seen_short.end_inferred
-    assert (seen_short.caller, seen_short.queue) == (truth_short.caller, truth_short.queue)
-    assert seen_short.ended_at <= truth_short.ended_at
-    # the call the listener never saw: recovered from queue_log
-    truth_unseen = await wait_for_call(service, unseen_call)
-    recovered = await wait_for_call(behind, f"{unseen_call}-2")  # its queued channel's id
-    assert (recovered.source, recovered.outcome, recovered.queue, recovered.caller) == (
-        "queue_log", "abandoned", "sales", "+79161230003")
+    # the call that ended unseen: closed by the live view with its end inferred, then
+    # corrected by the ledger to what Asterisk logged
+    assert not seen_short.end_inferred
+    for field in ("outcome", "caller", "queue", "wait_seconds", "ended_at", "hangup_by"):
+        assert getattr(seen_short, field) == getattr(truth_short, field), field
+    # the calls the listener never saw: from the ledger, under their own Linkedid
+    truth_unseen = await wait_for_final(service, unseen_call)
+    recovered = await wait_for_final(behind, unseen_call)
+    assert (recovered.outcome, recovered.queue, recovered.caller) == (
+        "abandoned", "sales", "+79161230003")
     assert recovered.wait_seconds == truth_unseen.wait_seconds
-    # the one that never reached a queue: recovered from the CDR
-    recovered_early = await wait_for_call(behind, unseen_early)
-    assert (recovered_early.source, recovered_early.outcome, recovered_early.queue,
-            recovered_early.caller, recovered_early.called) == (
-        "cdr", "abandoned", None, "+79161230004", "+74950000000")
-    async with behind.sessions() as session:  # each call once (the queue call not twice)
+    recovered_early = await wait_for_final(behind, unseen_early)
+    assert (recovered_early.outcome, recovered_early.queue, recovered_early.caller,
+            recovered_early.called, recovered_early.hangup_by) == (
+        "abandoned", None, "+79161230004", "+74950000000", "customer")
+    async with behind.sessions() as session:  # each call once
         for linkedid in (long_call, short_call, unseen_call, unseen_early):
             assert await session.scalar(select(func.count()).select_from(Call).where(
                 Call.linkedid.startswith(linkedid))) == 1, linkedid
