@@ -78,7 +78,9 @@ def show(value: str | None, rule: FieldRule, viewer: Viewer) -> str | None:
     if rule.kind is None or rule.kind in NEVER_TO_AGENTS or not rule.agent_visible:
         return None
     if rule.kind is Kind.PHONE:
-        return value if viewer.own_number and value == viewer.own_number else mask_number(value)
+        if viewer.own_number and value == viewer.own_number:
+            return value
+        return mask_number(_SEPARATORS.sub("", value))  # "+7 916 123-45-67": 4 digits, not 3
     return redact_text(value)
 
 
@@ -98,6 +100,9 @@ _SENSITIVE = re.compile(r"""
   | (?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
   | (?P<digits>\+?\d(?:[\s()\-]{0,2}\d){5,})
 """, re.VERBOSE)
+
+
+_SEPARATORS = re.compile(r"[\s()\-.]")
 
 
 def redact_text(text: str) -> str:

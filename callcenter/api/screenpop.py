@@ -20,7 +20,7 @@ router = APIRouter(tags=["screen pop"])
 @router.get("/screenpop", response_class=JSONResponse,
             responses={200: {"description": "`number`, `new`, `contact` (the card as the role "
                                             "may see it), `last_calls`, `open_callbacks`"},
-                       403: {"description": "an agent not on a call with this number (now or "
+                       404: {"description": "an agent not on a call with this number (now or "
                                             "within agent_card_window_hours)"}})
 async def screenpop(number: str, principal: Agent, db: DbDep, service: ServiceDep,
                     request: Request) -> JSONResponse:
@@ -36,8 +36,8 @@ async def screenpop(number: str, principal: Agent, db: DbDep, service: ServiceDe
                 live_numbers=service.pops.numbers_on_call(principal.interface),
                 window=timedelta(hours=settings.agent_card_window_hours))
         except CardNotAllowed:
-            raise HTTPException(403, "agents see the cards of numbers they are or recently "
-                                     "were on a call with only") from None
+            raise HTTPException(404, "no card for you: agents see the cards of numbers they "
+                                     "are or recently were on a call with") from None
     data = await load_pop(db, number, settings.default_region)
     if principal.is_agent and data.contact is not None:
         audit_card_read(db, username=principal.username, contact_id=data.contact.id,
