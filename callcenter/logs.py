@@ -65,12 +65,13 @@ class KeyValueFormatter(logging.Formatter):
 
 
 class NoQueryString(logging.Filter):
-    """uvicorn's access log without query strings: they may carry tokens and numbers."""
+    """uvicorn's request lines (access log, WebSocket accepted/rejected) without query
+    strings: they may carry tokens (/ws/agent?token=...) and numbers (/screenpop?number=)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], urlsplit(args[2]).path, *args[3:])
+        if isinstance(record.args, tuple):
+            record.args = tuple(urlsplit(a).path if isinstance(a, str) and a.startswith("/")
+                                else a for a in record.args)
         return True
 
 
@@ -86,6 +87,7 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("uvicorn.access").addFilter(NoQueryString())
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(NoQueryString())
     for noisy in ("uvicorn.access", "aiosqlite", "asyncio", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

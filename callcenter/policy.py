@@ -97,7 +97,7 @@ _SENSITIVE = re.compile(r"""
   | (?P<channel>\+?\d{3,})(?P<suffix>-[0-9a-f]{6,8})(?![0-9a-f])
   | (?P<bearer>(?i:bearer)\s+)\S+
   | (?P<secret>(?i:token|ticket|secret|password|passwd|api_key|key)=)[^&\s"',]+
-  | (?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
+  | (?P<email>[\w.+%-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+)
   | (?P<digits>\+?\d(?:[\s()\-]{0,2}\d){5,})
 """, re.VERBOSE)
 
