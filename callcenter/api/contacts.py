@@ -16,12 +16,11 @@ from callcenter.api.auth import Admin, Agent, Principal, Supervisor, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.audit.log import audit
 from callcenter.contacts.access import CardNotAllowed, audit_card_read, check_agent_may_read
-from callcenter.contacts.card import card, refused_values
+from callcenter.contacts.card import card, refused_values, rows_within_policy
 from callcenter.contacts.forget import forget_contact
 from callcenter.contacts.importer import (
     ImportFileError,
     Report,
-    Row,
     apply,
     parse_rows,
     read_table,
@@ -200,7 +199,7 @@ async def import_contacts(
                                   region or service.settings.default_region)
     except (ImportFileError, json.JSONDecodeError) as exc:
         raise HTTPException(422, f"cannot import: {exc}") from None
-    rows = _policy_checked(rows, await field_rules(db), errors)
+    rows = rows_within_policy(rows, await field_rules(db), errors)
     report = Report(errors=errors)
     if strict and errors:
         return {"imported": False, **_summary(report)}
@@ -214,20 +213,6 @@ async def import_contacts(
         await db.rollback()
         raise
     return {"imported": True, **_summary(report)}
-
-
-def _policy_checked(rows: list[Row], rules: Mapping[str, FieldRule],
-                    errors: list[dict[str, object]]) -> list[Row]:
-    """Rows the data policy refuses become row errors, like any other bad row."""
-    kept = []
-    for row in rows:
-        refused = refused_values(name=row.name, notes=row.notes, fields=row.fields, rules=rules)
-        if refused:
-            errors.append({"line": row.line, "errors": list(refused.values())})
-        else:
-            kept.append(row)
-    errors.sort(key=lambda e: e["line"])  # type: ignore[arg-type,return-value]
-    return kept
 
 
 def _summary(report: Report) -> dict[str, Any]:
