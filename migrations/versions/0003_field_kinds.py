@@ -1,7 +1,7 @@
 """card fields get a declared kind (the data policy)
 
 Revision ID: 0003_field_kinds
-Revises: 0001
+Revises: 0002
 
 Fields marked agent-visible before kinds existed keep no kind: undeclared, so hidden from
 agents until an admin declares them (PUT /admin/card-fields).
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_field_kinds"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
