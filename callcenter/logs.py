@@ -2,7 +2,7 @@
 or token.
 
 Everything a record carries (message, extras, exception text and traceback, SQL errors) goes
-through the data policy's `redact_text` as one line is written, so a number that slips into a
+through the data policy's `redact_log` as one line is written, so a number that slips into a
 message or an exception is masked like one passed as a field.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from callcenter.phone import mask_number
-from callcenter.policy import redact_text
+from callcenter.policy import redact_log
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message", "asctime", "color_message"}
@@ -61,7 +61,7 @@ class KeyValueFormatter(logging.Formatter):
             line += "\n" + record.exc_text
         if record.stack_info:
             line += "\n" + self.formatStack(record.stack_info)
-        return f"{ts}.{int(record.msecs):03d}Z " + redact_text(line)
+        return f"{ts}.{int(record.msecs):03d}Z " + redact_log(line)
 
 
 class NoQueryString(logging.Filter):

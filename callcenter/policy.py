@@ -84,30 +84,38 @@ def show(value: str | None, rule: FieldRule, viewer: Viewer) -> str | None:
     return redact_text(value)
 
 
-# Dates, times, Asterisk uniqueids/linkedids (epoch.sequence) and call ids are matched first
-# so they stay readable; then tokens, e-mails, channel peers and runs of 6+ digits (phone
-# numbers, passports "4509 123456", SNILS "112-233-445 95", INN) are masked.
-_SENSITIVE = re.compile(r"""
-    (?P<safe>\d{4}-\d{2}-\d{2}(?:[T\s]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?)?
-            |\d{1,2}\.\d{1,2}\.\d{2,4}
-            |\d{9,10}\.\d+
-            |c2c-[0-9a-f]+
-            |[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}
-            |-[0-9a-f]{6,8}(?![0-9a-f]))
-  | (?P<channel>\+?\d{3,})(?P<suffix>-[0-9a-f]{6,8})(?![0-9a-f])
+# Dates (and times) are matched first so they stay readable; then tokens, e-mails and runs of
+# 6+ digits (phone numbers, passports "4509 123456", SNILS "112-233-445 95", INN) are masked.
+# Log lines also keep Asterisk uniqueids/linkedids (epoch.sequence) and call ids readable, and
+# mask only the peer of a channel name (PJSIP/*******4567-00000001).
+_DATE = r"""(?<!\d)(?:
+      (?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])
+        (?:[T\s]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)?)?
+    | (?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.(?:19|20)?\d{2}
+    )(?!\d)"""
+_LOG_IDS = r"""(?<![\d+])1[5-9]\d{8}\.\d+
+    | c2c-[0-9a-f]+
+    | [0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"""
+_CHANNEL = r"""(?P<tech>\b(?:PJSIP|SIP|IAX2|DAHDI|Local|Dongle|WebRTC|Motif)/)(?P<peer>[^\s,;@/]+?)
+    (?P<tail>(?:@[\w.-]+)?-[0-9a-f]{6,8})(?![0-9a-f])"""
+_REST = r"""
   | (?P<bearer>(?i:bearer)\s+)\S+
   | (?P<secret>(?i:token|ticket|secret|password|passwd|api_key|key)=)[^&\s"',]+
   | (?P<email>[\w.+%-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+)
-  | (?P<digits>\+?\d(?:[\s()\-]{0,2}\d){5,})
-""", re.VERBOSE)
-
-
+  | (?P<digits>\+?\d(?:[\s()\-]{0,2}\d){5,})"""
+_IN_TEXT = re.compile(rf"(?P<safe>{_DATE}){_REST}", re.VERBOSE)
+_IN_LOGS = re.compile(rf"(?P<safe>{_DATE}|{_LOG_IDS}) | {_CHANNEL} {_REST}", re.VERBOSE)
 _SEPARATORS = re.compile(r"[\s()\-.]")
 
 
 def redact_text(text: str) -> str:
-    """Masks what may identify a person or grant access in any text (logs, free text)."""
-    return _SENSITIVE.sub(_redact_match, text)
+    """Masks what may identify a person or grant access in text shown to agents."""
+    return _IN_TEXT.sub(_redact_match, text)
+
+
+def redact_log(text: str) -> str:
+    """The same masking for a log line, keeping Asterisk's ids and channel names readable."""
+    return _IN_LOGS.sub(_redact_match, text)
 
 
 def _redact_match(match: re.Match[str]) -> str:
@@ -120,11 +128,8 @@ def _redact_match(match: re.Match[str]) -> str:
         return match.group("secret") + "***"
     if kind == "email":
         return "***@***"
-    if kind == "suffix":  # PJSIP/79161234567-00000001: the peer masked, the suffix kept
-        peer = match.group("channel")
-        if len(peer.lstrip("+")) >= 6:
-            peer = mask_number(peer)
-        return peer + match.group("suffix")
+    if kind == "tail":  # a channel name: its peer masked like any text, the rest kept
+        return match.group("tech") + redact_text(match.group("peer")) + match.group("tail")
     digits = "".join(ch for ch in match.group() if ch.isdigit())
     return mask_number(digits)
 
@@ -132,11 +137,10 @@ def _redact_match(match: re.Match[str]) -> str:
 def restricted_content(text: str) -> str | None:
     """What in a text may not be shown to agents ("an e-mail address", "a phone or identity
     document number"); None when nothing."""
-    for match in _SENSITIVE.finditer(text):
+    for match in _IN_TEXT.finditer(text):
         if match.lastgroup == "email":
             return "an e-mail address"
-        if match.lastgroup == "digits" or (
-                match.lastgroup == "suffix" and len(match.group("channel").lstrip("+")) >= 6):
+        if match.lastgroup == "digits":
             return "a phone or identity document number"
         if match.lastgroup in ("bearer", "secret"):
             return "a secret"
