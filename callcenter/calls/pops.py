@@ -158,9 +158,10 @@ class ScreenPopHub:
         elif name == "QueueCallerAbandon" or (
                 name == "Hangup" and event.get("Uniqueid") == linkedid):
             for interface in self._ringing.pop(linkedid, set()):
-                self._release(interface, linkedid)
                 self._push(interface, {"type": "ring_stopped", "linkedid": linkedid,
                                        "reason": "caller hung up"})
+            for interface in [i for i, calls in self._engaged.items() if linkedid in calls]:
+                self._release(interface, linkedid)  # the call is over, whoever had it
         elif name == "AgentComplete":
             self._release(event.get("Interface", ""), linkedid)
             self._push(event.get("Interface", ""), {"type": "hangup", "linkedid": linkedid,

@@ -94,6 +94,12 @@ async def test_agents_read_cards_only_of_numbers_they_were_on_a_call_with(api, c
     api.service.pops.on_event({"Event": "AgentComplete", "Interface": "Local/2001@cc-test-agent/n",
                                "Linkedid": "live-1"})
     assert (await api.get(f"/contacts/{contact_id}", "agent")).status_code == 404
+    # answered, then the caller hangs up without an AgentComplete (say, AMI was away)
+    for event in ({"Event": "AgentCalled", "CallerIDNum": "79161234567"},
+                  {"Event": "AgentConnect"}, {"Event": "Hangup", "Uniqueid": "live-2"}):
+        api.service.pops.on_event({"Interface": "Local/2001@cc-test-agent/n",
+                                   "Linkedid": "live-2", **event})
+    assert (await api.get(f"/contacts/{contact_id}", "agent")).status_code == 404
     assert await card_reads(api) == [("anna", str(contact_id), "via=screenpop"),
                                      ("anna", str(contact_id), "via=contact")]
 
