@@ -175,8 +175,9 @@ def run(url: str, tmp_dir: str) -> list[Result]:
             await wait_ready(base)
             loop = asyncio.get_running_loop()
             with ProcessPoolExecutor(1) as pool:
+                # a supervisor's pops: an agent may read only the cards of their own callers
                 api = await loop.run_in_executor(
-                    pool, http_load, "127.0.0.1", http_port, prepared["agents"][0], CONTACTS,
+                    pool, http_load, "127.0.0.1", http_port, prepared["supervisor"], CONTACTS,
                     LOOKUP_SECONDS, CONCURRENCY)
                 raw = await loop.run_in_executor(pool, raw_load, url, CONTACTS,
                                                  LOOKUP_SECONDS, CONCURRENCY)

@@ -105,7 +105,9 @@ async def _user_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _contacts_import(settings: Settings, args: argparse.Namespace) -> int:
+    from callcenter.contacts.card import rows_within_policy
     from callcenter.contacts.importer import ImportFileError, apply, parse_rows, read_table
+    from callcenter.contacts.lookup import field_rules
     from callcenter.db import create_engine, session_factory
 
     try:
@@ -115,13 +117,14 @@ async def _contacts_import(settings: Settings, args: argparse.Namespace) -> int:
         print(f"callcenter: cannot import {args.file}: {exc}", file=sys.stderr)
         return 2
     report = Report(errors=errors)
-    if args.strict and errors:
-        _print_report(report)
-        print("nothing imported (--strict)", file=sys.stderr)
-        return 1
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
+            rows = rows_within_policy(rows, await field_rules(session), report.errors)
+            if args.strict and report.errors:
+                _print_report(report)
+                print("nothing imported (--strict)", file=sys.stderr)
+                return 1
             await apply(session, rows, on_duplicate="merge" if args.merge else "skip",
                         report=report, progress=lambda done: _progress(done, len(rows)))
             await session.commit()

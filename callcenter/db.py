@@ -48,9 +48,10 @@ class Base(DeclarativeBase):
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """A pooled engine: connections are reused, never opened per request."""
+    """A pooled engine: connections are reused, never opened per request. SQL parameters
+    (phone numbers, names) are kept out of exception messages and so out of logs."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 15})
+        engine = create_async_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -61,7 +62,7 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
-                               pool_timeout=5)
+                               pool_timeout=5, hide_parameters=True)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     retention_days: int = 365
     retention_days_by_queue: dict[str, int] = Field(default_factory=dict)
 
+    # Agents read the card of a number only while on a call with it or this long after.
+    agent_card_window_hours: float = Field(24.0, gt=0)
+
     log_level: str = "INFO"
 
     @classmethod

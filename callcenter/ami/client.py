@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from callcenter.ami.protocol import FrameError, FrameParser, Message, encode_action
+from callcenter.logs import log_context
 
 log = logging.getLogger(__name__)
 
@@ -240,10 +241,12 @@ class AMIClient:
                 return
         if "Event" in message:
             try:
-                self._on_event(message)
+                with log_context(message.get("Linkedid")):
+                    self._on_event(message)
             except Exception:
                 log.exception("AMI event handler failed; event skipped",
-                              extra={"event": message.get("Event")})
+                              extra={"event": message.get("Event"),
+                                     "linkedid": message.get("Linkedid")})
 
     def _resolve(self, action_id: str, message: Message) -> None:
         future = self._pending.get(action_id)

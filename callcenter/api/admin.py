@@ -1,4 +1,4 @@
-"""Administration: users and their tokens, agent-visible card fields, the audit log."""
+"""Administration: users and their tokens, card field kinds (the data policy), the audit log."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from callcenter.api.auth import Admin, Supervisor, client_ip
 from callcenter.api.deps import DbDep
 from callcenter.audit.log import audit
 from callcenter.audit.models import AuditEntry
+from callcenter.contacts.lookup import field_rules
 from callcenter.contacts.models import CardField
+from callcenter.policy import BUILT_IN, NOTES, Kind
 from callcenter.users.models import User
 from callcenter.users.service import create_token, create_user
 
@@ -81,20 +83,54 @@ async def add_token(user_id: int, principal: Admin, db: DbDep, request: Request,
     return TokenOut(token=token)
 
 
+class FieldDeclaration(BaseModel):
+    kind: Kind
+    agent_visible: bool = Field(False, description="agents may see it, as far as its kind "
+                                                   "allows: e-mail, address and identity "
+                                                   "document never, phone masked")
+
+
 class CardFields(BaseModel):
-    agent_visible: list[str]
+    fields: dict[Annotated[str, Field(min_length=1, max_length=60)], FieldDeclaration] = Field(
+        default_factory=dict, description="custom card fields (Contact.fields) by name; a "
+                                          "field not declared here is hidden from agents")
+    notes_agent_visible: bool = Field(False, description="agents see the contact's notes "
+                                                         "(free text)")
+
+
+@router.get("/admin/card-fields", response_model=CardFields)
+async def get_card_fields(principal: Admin, db: DbDep) -> CardFields:
+    rules = await field_rules(db)
+    notes = rules.pop(NOTES, BUILT_IN[NOTES])
+    return CardFields(
+        fields={name: FieldDeclaration(kind=rule.kind, agent_visible=rule.agent_visible)
+                for name, rule in sorted(rules.items()) if rule.kind is not None},
+        notes_agent_visible=notes.agent_visible)
 
 
 @router.put("/admin/card-fields", response_model=CardFields)
 async def set_card_fields(body: CardFields, principal: Admin, db: DbDep,
                           request: Request) -> CardFields:
-    """Which custom card fields agents may see (passport, address, e-mail: never)."""
+    """Declares the kind of each custom card field, replacing earlier declarations: the kind,
+    not the name, decides what agents see (README, "Personal data policy")."""
+    builtin = sorted(set(body.fields) & set(BUILT_IN))
+    if builtin:
+        raise HTTPException(422, [{"loc": ["body", "fields", name], "type": "value_error",
+                                   "msg": f"{name}: a built-in field, its kind is fixed"}
+                                  for name in builtin])
     for field in await db.scalars(select(CardField)):
         await db.delete(field)
-    for name in sorted(set(body.agent_visible)):
-        db.add(CardField(name=name, agent_visible=True))
+    await db.flush()
+    for name, declared in sorted(body.fields.items()):
+        db.add(CardField(name=name, kind=declared.kind.value,
+                         agent_visible=declared.agent_visible))
+    db.add(CardField(name=NOTES, kind=Kind.FREE_TEXT.value,
+                     agent_visible=body.notes_agent_visible))
     audit(db, username=principal.username, action="card_fields.set", object_type="card_fields",
-          client=client_ip(request), details=",".join(sorted(set(body.agent_visible))))
+          client=client_ip(request),
+          details=",".join([f"{name}={d.kind.value}{'+agent' if d.agent_visible else ''}"
+                            for name, d in sorted(body.fields.items())]
+                           + [f"notes=free_text{'+agent' if body.notes_agent_visible else ''}"]))
     await db.commit()
     return body
 

@@ -13,7 +13,8 @@ from callcenter.api.auth import Agent
 from callcenter.api.calls import CallStarted, place_click_to_call
 from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.callbacks.models import Callback
-from callcenter.contacts.card import mask_for
+from callcenter.contacts.card import number_for
+from callcenter.policy import Viewer
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 
@@ -36,7 +37,8 @@ async def list_callbacks(principal: Agent, db: DbDep, status: str = "open",
     query = select(Callback).where(Callback.status == status).order_by(Callback.requested_at)
     if queue:
         query = query.where(Callback.queue == queue)
-    return [CallbackOut(id=cb.id, number=mask_for(principal.role, cb.number, None) or "",
+    viewer = Viewer(principal.role)
+    return [CallbackOut(id=cb.id, number=number_for(viewer, cb.number) or "",
                         queue=cb.queue, source=cb.source, requested_at=cb.requested_at,
                         wait_seconds=cb.wait_seconds, status=cb.status)
             for cb in await db.scalars(query.limit(limit))]

@@ -18,8 +18,9 @@ from callcenter.api.auth import Agent, Principal
 from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.calls.clicktocall import click_to_call
 from callcenter.calls.models import Call
-from callcenter.contacts.card import mask_for
+from callcenter.contacts.card import number_for
 from callcenter.phone import dialable, to_e164
+from callcenter.policy import NAME, Viewer, show
 from callcenter.recordings.models import Recording
 from callcenter.service import Service
 
@@ -90,8 +91,12 @@ def _query(principal: Principal, region: str, since: datetime | None, until: dat
 
 
 def _shown(call: Call, principal: Principal) -> dict[str, object]:
-    return {"caller": mask_for(principal.role, call.caller, None),
-            "called": mask_for(principal.role, call.called, None)}
+    """The call's personal values as the data policy lets this principal see them."""
+    viewer = Viewer(principal.role)
+    return {"caller": number_for(viewer, call.caller),
+            "called": number_for(viewer, call.called),
+            "transfer_target": number_for(viewer, call.transfer_target),
+            "caller_name": show(call.caller_name, NAME, viewer)}
 
 
 @router.get("/calls", response_model=None,
@@ -176,7 +181,7 @@ async def place_click_to_call(service: Service, principal: Principal, number: st
             agent_interface=principal.interface, customer_e164=customer,
             outbound_callerid=principal.outbound_callerid,
             before_originate=lambda cid: service.pops.track_click_to_call(
-                cid, principal.interface))
+                cid, principal.interface, customer))
     except AMIError as exc:
         raise HTTPException(503, f"Asterisk unavailable: {exc}") from None
     return call_id

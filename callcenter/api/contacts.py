@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
@@ -10,15 +12,23 @@ from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from callcenter.api.auth import Admin, Agent, Supervisor, client_ip
+from callcenter.api.auth import Admin, Agent, Principal, Supervisor, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.audit.log import audit
-from callcenter.contacts.card import card
+from callcenter.contacts.access import CardNotAllowed, audit_card_read, check_agent_may_read
+from callcenter.contacts.card import card, refused_values, rows_within_policy
 from callcenter.contacts.forget import forget_contact
-from callcenter.contacts.importer import ImportFileError, Report, apply, parse_rows, read_table
-from callcenter.contacts.lookup import agent_visible_fields
+from callcenter.contacts.importer import (
+    ImportFileError,
+    Report,
+    apply,
+    parse_rows,
+    read_table,
+)
+from callcenter.contacts.lookup import field_rules
 from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.phone import to_e164
+from callcenter.policy import FieldRule, Viewer
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -56,6 +66,19 @@ def _numbers(raw: list[str], region: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _check_policy(name: str | None, notes: str | None, fields: dict[str, str] | None,
+                  rules: Mapping[str, FieldRule]) -> None:
+    """422 naming each field whose value the data policy refuses (callcenter/policy.py)."""
+    refused = refused_values(name=name, notes=notes, fields=fields or {}, rules=rules)
+    if refused:
+        raise HTTPException(422, [{"loc": ["body", *loc], "msg": msg, "type": "value_error"}
+                                  for loc, msg in refused.items()])
+
+
+def _viewer(principal: Principal) -> Viewer:
+    return Viewer(principal.role)
+
+
 @router.get("")
 async def list_contacts(principal: Supervisor, db: DbDep, q: str | None = None,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -65,8 +88,8 @@ async def list_contacts(principal: Supervisor, db: DbDep, q: str | None = None,
         query = query.outerjoin(ContactNumber).where(or_(
             Contact.name.ilike(f"%{q}%"), Contact.email.ilike(f"%{q}%"),
             ContactNumber.number.contains(q))).distinct()
-    visible = await agent_visible_fields(db)
-    return [card(c, role=principal.role, own_number=None, agent_visible=visible)
+    rules = await field_rules(db)
+    return [card(c, _viewer(principal), rules)
             for c in await db.scalars(query.limit(limit).offset(offset))]
 
 
@@ -74,6 +97,8 @@ async def list_contacts(principal: Supervisor, db: DbDep, q: str | None = None,
 async def create_contact(body: ContactIn, principal: Supervisor, db: DbDep, service: ServiceDep,
                          request: Request) -> dict[str, Any]:
     numbers = _numbers(body.numbers, service.settings.default_region)
+    rules = await field_rules(db)
+    _check_policy(body.name, body.notes, body.fields, rules)
     contact = Contact(**body.model_dump(exclude={"numbers"}),
                       numbers=[ContactNumber(number=n) for n in numbers])
     db.add(contact)
@@ -84,16 +109,29 @@ async def create_contact(body: ContactIn, principal: Supervisor, db: DbDep, serv
     audit(db, username=principal.username, action="contact.create", object_type="contact",
           object_id=contact.id, client=client_ip(request))
     await db.commit()
-    return card(contact, role=principal.role, own_number=None, agent_visible=frozenset())
+    return card(contact, _viewer(principal), rules)
 
 
-@router.get("/{contact_id}")
-async def get_contact(contact_id: int, principal: Agent, db: DbDep) -> dict[str, Any]:
+@router.get("/{contact_id}", responses={404: {"description": "no such contact, or (agents) "
+                                                            "not one they were on a call with"}})
+async def get_contact(contact_id: int, principal: Agent, db: DbDep, service: ServiceDep,
+                      request: Request) -> dict[str, Any]:
+    """Agents: only contacts they are or recently were on a call with; each read audited."""
     contact = await db.get(Contact, contact_id)
     if contact is None:
         raise HTTPException(404, "no such contact")
-    visible = await agent_visible_fields(db)
-    return card(contact, role=principal.role, own_number=None, agent_visible=visible)
+    if principal.is_agent:
+        try:
+            await check_agent_may_read(
+                db, agent_name=principal.agent_name, numbers=[n.number for n in contact.numbers],
+                live_numbers=service.pops.numbers_on_call(principal.interface),
+                window=timedelta(hours=service.settings.agent_card_window_hours))
+        except CardNotAllowed:
+            raise HTTPException(404, "no such contact") from None
+        audit_card_read(db, username=principal.username, contact_id=contact_id, via="contact",
+                        client=client_ip(request))
+        await db.commit()
+    return card(contact, _viewer(principal), await field_rules(db))
 
 
 @router.patch("/{contact_id}")
@@ -103,6 +141,8 @@ async def update_contact(contact_id: int, body: ContactPatch, principal: Supervi
     if contact is None:
         raise HTTPException(404, "no such contact")
     changes = body.model_dump(exclude_unset=True)
+    rules = await field_rules(db)
+    _check_policy(changes.get("name"), changes.get("notes"), changes.get("fields"), rules)
     if "numbers" in changes:
         numbers = _numbers(changes.pop("numbers") or [], service.settings.default_region)
         contact.numbers = [n for n in contact.numbers if n.number in numbers] + [
@@ -117,7 +157,7 @@ async def update_contact(contact_id: int, body: ContactPatch, principal: Supervi
     audit(db, username=principal.username, action="contact.update", object_type="contact",
           object_id=contact_id, client=client_ip(request), details=",".join(sorted(changes)))
     await db.commit()
-    return card(contact, role=principal.role, own_number=None, agent_visible=frozenset())
+    return card(contact, _viewer(principal), rules)
 
 
 @router.delete("/{contact_id}")
@@ -159,6 +199,7 @@ async def import_contacts(
                                   region or service.settings.default_region)
     except (ImportFileError, json.JSONDecodeError) as exc:
         raise HTTPException(422, f"cannot import: {exc}") from None
+    rows = rows_within_policy(rows, await field_rules(db), errors)
     report = Report(errors=errors)
     if strict and errors:
         return {"imported": False, **_summary(report)}

@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.ami.protocol import Message
+from callcenter.contacts.access import audit_card_read
 from callcenter.contacts.screenpop import PopData, load_pop
+from callcenter.phone import to_e164
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class Subscriber:
     agent_name: str | None
     role: str
     send: Send
+    username: str | None = None  # whose card reads are audited
     outbox: asyncio.Queue[Outgoing] = field(default_factory=lambda: asyncio.Queue(maxsize=200))
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -48,6 +51,8 @@ class ScreenPopHub:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._ringing: dict[str, set[str]] = {}  # linkedid -> interfaces rung for it
         self._click_to_call: dict[str, str] = {}  # call id -> agent interface
+        # interface -> {linkedid: customer number}: whose cards its agent may read right now
+        self._engaged: dict[str, dict[str, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- connections -------------------------------------------------------------------------
@@ -94,6 +99,24 @@ class ScreenPopHub:
     def connected(self, interface: str) -> int:
         return len(self._subscribers.get(interface, ()))
 
+    def numbers_on_call(self, interface: str | None) -> set[str]:
+        """The customers (E.164) ringing or talking to this agent interface now."""
+        if not interface:
+            return set()
+        return {e164 for raw in self._engaged.get(interface, {}).values()
+                if (e164 := to_e164(raw, self._region))}
+
+    def _engage(self, interface: str, linkedid: str, number: str) -> None:
+        if number:
+            self._engaged.setdefault(interface, {})[linkedid] = number
+
+    def _release(self, interface: str, linkedid: str) -> None:
+        calls = self._engaged.get(interface)
+        if calls is not None:
+            calls.pop(linkedid, None)
+            if not calls:
+                del self._engaged[interface]
+
     def _push(self, interface: str, message: Outgoing) -> None:
         for subscriber in list(self._subscribers.get(interface, ())):
             try:
@@ -105,8 +128,9 @@ class ScreenPopHub:
 
     # -- events ------------------------------------------------------------------------------
 
-    def track_click_to_call(self, call_id: str, interface: str) -> None:
+    def track_click_to_call(self, call_id: str, interface: str, number: str = "") -> None:
         self._click_to_call[call_id] = interface
+        self._engage(interface, call_id, number)
 
     def on_event(self, event: Message) -> None:
         """Subscribed to EVENTS only."""
@@ -115,17 +139,20 @@ class ScreenPopHub:
         if name == "AgentCalled":
             interface = event.get("Interface", "")
             self._ringing.setdefault(linkedid, set()).add(interface)
+            self._engage(interface, linkedid, event.get("CallerIDNum", ""))
             if self._subscribers.get(interface):
                 self._ring(interface, event)
         elif name == "AgentConnect":
             interface = event.get("Interface", "")
             self._push(interface, {"type": "connected", "linkedid": linkedid})
             for other in self._ringing.pop(linkedid, set()) - {interface}:
+                self._release(other, linkedid)
                 self._push(other, {"type": "answered_elsewhere", "linkedid": linkedid,
                                    "by": event.get("MemberName")})
         elif name == "AgentRingNoAnswer":
             interface = event.get("Interface", "")
             self._ringing.get(linkedid, set()).discard(interface)
+            self._release(interface, linkedid)
             self._push(interface, {"type": "ring_stopped", "linkedid": linkedid,
                                    "reason": "not answered"})
         elif name == "QueueCallerAbandon" or (
@@ -133,7 +160,10 @@ class ScreenPopHub:
             for interface in self._ringing.pop(linkedid, set()):
                 self._push(interface, {"type": "ring_stopped", "linkedid": linkedid,
                                        "reason": "caller hung up"})
+            for interface in [i for i, calls in self._engaged.items() if linkedid in calls]:
+                self._release(interface, linkedid)  # the call is over, whoever had it
         elif name == "AgentComplete":
+            self._release(event.get("Interface", ""), linkedid)
             self._push(event.get("Interface", ""), {"type": "hangup", "linkedid": linkedid,
                                                     "reason": event.get("Reason")})
         if linkedid in self._click_to_call:
@@ -156,6 +186,7 @@ class ScreenPopHub:
             status = {"state": "failed", "reason": f"agent phone: {event.get('Reason')}"}
         elif name == "Hangup" and event.get("Uniqueid") == call_id:
             status = {"state": "ended"}
+            self._release(interface, call_id)
             self._click_to_call.pop(call_id, None)
         if status is not None:
             self._push(interface, {"type": "click_to_call", "call_id": call_id, **status})
@@ -163,13 +194,34 @@ class ScreenPopHub:
     def _ring(self, interface: str, event: Message) -> None:
         """Queues each connection's pop at once (in order); the card is read meanwhile."""
         data = asyncio.ensure_future(self._pop_data(event.get("CallerIDNum", "")))
-        for subscriber in list(self._subscribers.get(interface, ())):
+        subscribers = list(self._subscribers.get(interface, ()))
+        for subscriber in subscribers:
             shaped = asyncio.ensure_future(self._shape(data, subscriber, event))
             try:
                 subscriber.outbox.put_nowait(shaped)
             except asyncio.QueueFull:
                 shaped.cancel()
                 subscriber.closed.set()
+        audit = asyncio.ensure_future(self._audit_ring(data, subscribers))
+        self._tasks.add(audit)
+        audit.add_done_callback(self._tasks.discard)
+
+    async def _audit_ring(self, data: asyncio.Future[PopData],
+                          subscribers: list[Subscriber]) -> None:
+        """Every card an agent is shown is audited; written beside the pop, never before it."""
+        pop = await asyncio.shield(data)
+        readers = {s.username for s in subscribers if s.role == "agent" and s.username}
+        if pop.contact is None or not readers:
+            return
+        try:
+            async with self._sessions() as session:
+                for username in sorted(readers):
+                    audit_card_read(session, username=username, contact_id=pop.contact.id,
+                                    via="ring")
+                await session.commit()
+        except Exception as exc:
+            log.error("card reads on ring not audited: database unavailable",
+                      extra={"error": repr(exc), "contact_id": pop.contact.id})
 
     async def _pop_data(self, number: str) -> PopData:
         try:
@@ -178,7 +230,7 @@ class ScreenPopHub:
         except Exception as exc:
             log.warning("screen pop without data: database unavailable",
                         extra={"error": repr(exc)})
-            return PopData(None, number, None, [], [], frozenset())
+            return PopData(None, number, None, [], [], {})
 
     @staticmethod
     async def _shape(data: asyncio.Future[PopData], subscriber: Subscriber,

@@ -1,4 +1,4 @@
-"""Finding a caller among contacts by number, as Asterisk or a person writes it."""
+"""Finding a caller among contacts by number, and the admins' declarations of card fields."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from callcenter.contacts.models import CardField, Contact, ContactNumber
+from callcenter.policy import FieldRule, Kind
 
 
 async def find_by_number(session: AsyncSession, e164: str) -> Contact | None:
@@ -18,7 +19,9 @@ async def find_by_number(session: AsyncSession, e164: str) -> Contact | None:
     return result.unique().first()
 
 
-async def agent_visible_fields(session: AsyncSession) -> frozenset[str]:
-    """The custom card fields an admin marked agent-visible."""
-    return frozenset(await session.scalars(
-        select(CardField.name).where(CardField.agent_visible.is_(True))))
+async def field_rules(session: AsyncSession) -> dict[str, FieldRule]:
+    """The declared kind and agent visibility of each card field, by name. A row without a
+    kind (marked visible before kinds existed) is undeclared: hidden from agents."""
+    return {name: FieldRule(Kind(kind) if kind else None, agent_visible)
+            for name, kind, agent_visible in await session.execute(
+                select(CardField.name, CardField.kind, CardField.agent_visible))}

@@ -19,8 +19,8 @@ class Contact(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(8))
-    # Further card fields (company, passport, address, ...): shown to agents only when an
-    # admin marks the field agent-visible; passport, address and e-mail never are.
+    # Further card fields (company, passport, address, ...): what agents see of each is
+    # decided by the kind an admin declared for it (CardField; callcenter/policy.py).
     fields: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     # The customer asked not to be recorded: handled as settings.recording_opt_out says.
     recording_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
@@ -31,12 +31,14 @@ class Contact(Base):
 
 
 class CardField(Base):
-    """An admin's decision about a custom card field."""
+    """An admin's declaration of a card field: its kind (callcenter.policy.Kind) and whether
+    agents may see it. The built-in notes are declared here too, under "notes"."""
 
     __tablename__ = "card_fields"
 
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     agent_visible: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str | None] = mapped_column(String(24))
 
 
 class ContactNumber(Base):

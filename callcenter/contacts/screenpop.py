@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call
 from callcenter.contacts.card import card
-from callcenter.contacts.lookup import agent_visible_fields, find_by_number
+from callcenter.contacts.lookup import field_rules, find_by_number
 from callcenter.contacts.models import Contact
 from callcenter.phone import to_e164
+from callcenter.policy import FieldRule, Viewer
 from callcenter.recordings.models import Recording
 
 LAST_CALLS = 5
@@ -23,19 +24,20 @@ class PopData:
 
     def __init__(self, number: str | None, raw: str, contact: Contact | None,
                  calls: list[dict[str, Any]], callbacks: list[dict[str, Any]],
-                 agent_visible: frozenset[str]) -> None:
+                 rules: dict[str, FieldRule]) -> None:
         self.number, self.raw, self.contact = number, raw, contact
         self.calls, self.callbacks = calls, callbacks
-        self.agent_visible = agent_visible
+        self.rules = rules
 
     def for_viewer(self, role: str, agent_name: str | None) -> dict[str, Any]:
+        """The caller's own number is theirs to see in full: it is the caller's."""
+        viewer = Viewer(role, own_number=self.number)
         return {
             "number": self.number or self.raw,
             "new": self.contact is None,
-            "contact": card(self.contact, role=role, own_number=self.number,
-                            agent_visible=self.agent_visible) if self.contact else None,
+            "contact": card(self.contact, viewer, self.rules) if self.contact else None,
             # agents may play only their own calls' recordings
-            "last_calls": [c if role != "agent" or c["agent"] == agent_name
+            "last_calls": [c if viewer.sees_everything or c["agent"] == agent_name
                            else {**c, "recordings": []} for c in self.calls],
             "open_callbacks": self.callbacks,
         }
@@ -82,5 +84,4 @@ async def load_pop(session: AsyncSession, raw_number: str, region: str) -> PopDa
             for cb_id, queue, at, source in await session.execute(
                 select(Callback.id, Callback.queue, Callback.requested_at, Callback.source)
                 .where(Callback.number == number, Callback.status == "open"))]
-    visible = await agent_visible_fields(session)
-    return PopData(number, raw_number, contact, calls, callbacks, visible)
+    return PopData(number, raw_number, contact, calls, callbacks, await field_rules(session))

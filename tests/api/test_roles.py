@@ -33,7 +33,9 @@ ENDPOINTS = [
     ("POST", "/users", "admin", {"json": {"username": "new-sup", "role": "supervisor"}}),
     ("GET", "/users", "admin", {}),
     ("POST", "/users/{user_id}/tokens", "admin", {"missing": True}),
-    ("PUT", "/admin/card-fields", "admin", {"json": {"agent_visible": ["company"]}}),
+    ("GET", "/admin/card-fields", "admin", {}),
+    ("PUT", "/admin/card-fields", "admin",
+     {"json": {"fields": {"company": {"kind": "free_text", "agent_visible": True}}}}),
     ("GET", "/audit", "supervisor", {}),
 ]
 # Open by design: liveness, logging in, and recordings behind a signed short-lived URL.
