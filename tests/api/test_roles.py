@@ -33,6 +33,11 @@ ENDPOINTS = [
     ("POST", "/users", "admin", {"json": {"username": "new-sup", "role": "supervisor"}}),
     ("GET", "/users", "admin", {}),
     ("POST", "/users/{user_id}/tokens", "admin", {"missing": True}),
+    ("DELETE", "/users/{user_id}/tokens", "admin", {"missing": True}),
+    ("PUT", "/users/{user_id}/active", "admin", {"json": {"active": False}, "missing": True}),
+    ("PUT", "/users/{user_id}/password", "admin",
+     {"json": {"password": "a new password"}, "missing": True}),
+    ("POST", "/auth/ws-ticket", "agent", {}),
     ("PUT", "/admin/card-fields", "admin", {"json": {"agent_visible": ["company"]}}),
     ("GET", "/audit", "supervisor", {}),
 ]
