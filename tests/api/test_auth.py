@@ -284,3 +284,18 @@ def test_each_purpose_has_its_own_key_and_the_forget_hash_is_stable():
     # numbers forgotten before this release were hashed with the secret itself
     assert keys.forget == b"secret"
     assert Keys(b"new", old=[b"secret"], forget=b"secret").forget == b"secret"
+
+
+def test_rotation_is_configured_by_settings(tmp_path, caplog):
+    from callcenter.service import _keys
+    from callcenter.settings import Settings
+
+    token = Keys(b"the old secret").login.sign({"uid": 1, "ep": 0})
+    with caplog.at_level(logging.WARNING):
+        rotated = _keys(Settings(secret_key="the new secret", old_secret_keys=["the old secret"],
+                                 spool_dir=tmp_path))
+    assert rotated.login.verify(token, 60) == {"uid": 1, "ep": 0}
+    assert rotated.forget == b"the new secret" and "forget_key is not set" in caplog.text
+    pinned = _keys(Settings(secret_key="the new secret", old_secret_keys=["the old secret"],
+                            forget_key="the old secret", spool_dir=tmp_path))
+    assert pinned.forget == b"the old secret"
