@@ -49,10 +49,18 @@ _DUMMY_HASH = f"scrypt${_b64(b'callcenter-dummy')}${_b64(bytes(32))}"
 
 
 def _verify_now(password: str, stored: str | None) -> bool:
-    real = stored is not None and stored.startswith("scrypt$") and stored.count("$") == 2
-    _, salt, digest = (stored if real else _DUMMY_HASH).split("$")  # type: ignore[union-attr]
-    candidate = _scrypt(password, _unb64(salt))
-    return hmac.compare_digest(candidate, _unb64(digest)) and real
+    real = _parts(stored)
+    salt, digest = real or _parts(_DUMMY_HASH)  # type: ignore[misc]
+    return hmac.compare_digest(_scrypt(password, salt), digest) and real is not None
+
+
+def _parts(stored: str | None) -> tuple[bytes, bytes] | None:
+    """(salt, digest) of one of our hashes; None for none, or anything else."""
+    try:
+        scheme, salt, digest = (stored or "").split("$")
+        return (_unb64(salt), _unb64(digest)) if scheme == "scrypt" else None
+    except ValueError:
+        return None
 
 
 async def hash_password(password: str) -> str:
