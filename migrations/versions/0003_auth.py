@@ -1,7 +1,7 @@
 """users.token_epoch: revoking a user's login tokens and WebSocket tickets
 
 Revision ID: 0003_auth
-Revises: 0001
+Revises: 0002
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0003_auth'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
