@@ -99,6 +99,14 @@ async def wait_ready(base: str, timeout: float = 30) -> None:
     raise RuntimeError("the service did not come up")
 
 
+async def _ticket(base: str, token: str) -> str:
+    """The single-use WebSocket ticket the browser would trade its token for."""
+    async with httpx.AsyncClient(base_url=base) as http:
+        response = await http.post("/auth/ws-ticket", headers={"Authorization": f"Bearer {token}"})
+        response.raise_for_status()
+        return response.json()["ticket"]
+
+
 async def ring_to_pop(peer: FakeAMI, base: str, agent_tokens: list[str]) -> list[float]:
     """AgentCalled leaves the (fake) Asterisk socket -> the pop arrives on the WebSocket."""
     while not any(a.get("Action") == "QueueStatus" for a in peer.actions):
@@ -106,7 +114,7 @@ async def ring_to_pop(peer: FakeAMI, base: str, agent_tokens: list[str]) -> list
     sent: dict[str, float] = {}
     latencies: list[float] = []
     ws_base = base.replace("http://", "ws://")
-    sockets = [await websockets.connect(f"{ws_base}/ws/agent?token={t}")
+    sockets = [await websockets.connect(f"{ws_base}/ws/agent?ticket={await _ticket(base, t)}")
                for t in agent_tokens]
     for ws in sockets:
         json.loads(await ws.recv())  # hello

@@ -27,6 +27,9 @@ from callcenter.queues.live import LiveState
 from callcenter.recordings.retention import purge_expired
 from callcenter.settings import Settings
 from callcenter.supervisor import SupervisedTask, Supervisor
+from callcenter.users.security import Keys
+from callcenter.users.throttle import LoginThrottle
+from callcenter.users.tickets import TicketBook
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +63,13 @@ class Service:
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
         self.routes = Routes(settings, self.sessions, ivr)
-        self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table())
+        self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table(),
+                                 allowed_peers=settings.agi_allowed_peers)
         self.supervisor = Supervisor()
-        self.secret_key = _secret_key(settings)
+        self.keys = _keys(settings)
+        self.login_throttle = LoginThrottle(settings.login_limits_per_user,
+                                            settings.login_limits_per_address)
+        self.ws_tickets = TicketBook(self.keys.ws_ticket, settings.ws_ticket_seconds)
         # who a bearer token belongs to: looked up at most every 10 s per token
         self.principals: TTLCache[object] = TTLCache(10)
 
@@ -131,8 +138,17 @@ def _down(parts: dict[str, object]) -> list[str]:
     return down + [f"tasks.{name}" for name, task in tasks.items() if not task["alive"]]
 
 
+def _keys(settings: Settings) -> Keys:
+    old = [key.get_secret_value().encode() for key in settings.old_secret_keys]
+    if old and settings.forget_key is None:
+        log.warning("secret_key was rotated but forget_key is not set: numbers forgotten from "
+                    "now on hash differently from those forgotten before (see README)")
+    forget = settings.forget_key.get_secret_value().encode() if settings.forget_key else None
+    return Keys(_secret_key(settings), old, forget)
+
+
 def _secret_key(settings: Settings) -> bytes:
-    """The configured key, or one generated once and kept (0600) beside the spool."""
+    """The configured secret, or one generated once and kept (0600) beside the spool."""
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
     path = settings.spool_dir / "secret_key"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,6 +35,10 @@ class Settings(BaseSettings):
 
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    # Peers allowed to open FastAGI sessions (the PBX): others are closed without a word and
+    # logged. A FastAGI session reveals callers' names and VIP flags and creates callbacks.
+    agi_allowed_peers: list[IPvAnyNetwork] = Field(
+        default_factory=lambda: [ip_network("127.0.0.1/32"), ip_network("::1/128")])
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -74,10 +80,23 @@ class Settings(BaseSettings):
     # the recording deleted later if the caller had opted out) or "skip" (not recorded).
     recording_when_consent_unknown: Literal["record", "skip"] = "record"
 
-    # Signs login tokens and recording URLs; unset: generated once into spool_dir/secret_key.
+    # The secret each purpose's signing key is derived from (login tokens, recording URLs,
+    # WebSocket tickets); unset: generated once into spool_dir/secret_key.
     secret_key: SecretStr | None = None
+    # Secrets replaced by secret_key, newest first: what they signed still verifies.
+    old_secret_keys: list[SecretStr] = Field(default_factory=list)
+    # Keys the forget-me hash of erased numbers; unset: secret_key itself (as before). Set it
+    # to the current secret before the first rotation, so the hash stays stable.
+    forget_key: SecretStr | None = None
     login_token_minutes: int = 480
     recording_url_seconds: int = 300
+    # POST /auth/ws-ticket: how long a single-use WebSocket ticket is valid.
+    ws_ticket_seconds: int = Field(30, ge=1, le=300)
+    # How often an open agent WebSocket checks its user is still active and not revoked.
+    ws_recheck_seconds: float = Field(5.0, gt=0, le=10)
+    # Login attempts (limits notation; the longer windows are the back-off).
+    login_limits_per_user: str = "5/minute;10/hour;20/day"
+    login_limits_per_address: str = "30/minute;200/hour;1000/day"
 
     # Click-to-call: countries agents may dial (empty: any) and ranges they may not.
     dial_allowed_regions: list[str] = Field(default_factory=lambda: ["RU"])
@@ -92,6 +111,12 @@ class Settings(BaseSettings):
     agent_card_window_hours: float = Field(24.0, gt=0)
 
     log_level: str = "INFO"
+
+    @field_validator("login_limits_per_user", "login_limits_per_address")
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        parse_many(value)  # ValueError: the setting is named in the error
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -1,5 +1,7 @@
 """The FastAGI server: one asyncio task per call, never a stalled accept loop.
 
+Only the PBX may connect (allowed_peers): a session reveals callers' names and VIP flags and
+creates callbacks, so any other peer is closed without a word and logged by address only.
 Asterisk gives up connecting after 2 s; a peer with the default listen backlog of 20 dropped
 about 1 % of connections at 64 calls/s, so the backlog is large. Every read has a timeout and a
 size limit; whatever a route does, the dialplan gets CC_AGI_STATUS and carries on.
@@ -11,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
 from callcenter.agi.protocol import (
     MAX_ENV_LINES,
@@ -26,13 +29,16 @@ from callcenter.agi.protocol import (
 log = logging.getLogger(__name__)
 
 Route = Callable[[Session], Awaitable[None]]
+LOOPBACK = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
 
 
 class FastAGIServer:
     def __init__(self, host: str, port: int, routes: dict[str, Route], *,
                  env_timeout: float = 5.0, route_timeout: float = 300.0,
-                 command_timeout: float = 10.0, backlog: int = 4096) -> None:
+                 command_timeout: float = 10.0, backlog: int = 4096,
+                 allowed_peers: Iterable[IPv4Network | IPv6Network] = LOOPBACK) -> None:
         self.host, self.port = host, port
+        self.allowed_peers = tuple(allowed_peers)
         self.routes = routes
         self.env_timeout = env_timeout
         self.route_timeout = route_timeout
@@ -42,6 +48,7 @@ class FastAGIServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.sessions_served = 0
         self.rejected = 0
+        self.refused_peers = 0  # connections from outside allowed_peers
         self.active = 0
         self.most_active = 0  # the most sessions held at once
         self.route_seconds = 0.0  # time in routes, in all
@@ -74,12 +81,27 @@ class FastAGIServer:
         assert task is not None
         self._tasks.add(task)
         try:
-            await self._serve(reader, writer)
+            if self._allowed(writer.get_extra_info("peername")):
+                await self._serve(reader, writer)
         finally:
             self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def _allowed(self, peer: tuple[str, int] | None) -> bool:
+        try:
+            address = ip_address(peer[0].split("%")[0]) if peer else None
+        except ValueError:
+            address = None
+        if address is not None and address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if address is not None and any(address in net for net in self.allowed_peers):
+            return True
+        self.refused_peers += 1
+        log.warning("FastAGI connection refused: peer not in agi_allowed_peers",
+                    extra={"peer": str(address) if address else "unknown"})
+        return False
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")

@@ -10,15 +10,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from callcenter.api.auth import Admin, Supervisor, client_ip
-from callcenter.api.deps import DbDep
+from callcenter.api.auth import Admin, Principal, Supervisor, client_ip
+from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.audit.log import audit
 from callcenter.audit.models import AuditEntry
 from callcenter.contacts.lookup import field_rules
 from callcenter.contacts.models import CardField
 from callcenter.policy import BUILT_IN, NOTES, Kind
 from callcenter.users.models import User
-from callcenter.users.service import create_token, create_user
+from callcenter.users.service import (
+    create_token,
+    create_user,
+    revoke_tokens,
+    set_active,
+    set_password,
+)
 
 router = APIRouter(tags=["admin"])
 
@@ -81,6 +87,68 @@ async def add_token(user_id: int, principal: Admin, db: DbDep, request: Request,
           object_id=user_id, client=client_ip(request))
     await db.commit()
     return TokenOut(token=token)
+
+
+async def _user(db: DbDep, user_id: int) -> User:
+    user = await db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "no such user")
+    return user
+
+
+async def _changed(service: ServiceDep, db: DbDep, principal: Principal, request: Request,
+                   action: str, user: User, details: str | None = None) -> None:
+    """Audited and committed; the token cache forgets everyone, so it takes effect at once
+    in this process (other processes: within its 10 s)."""
+    audit(db, username=principal.username, action=action, object_type="user",
+          object_id=user.id, client=client_ip(request), details=details)
+    await db.commit()
+    service.principals.clear()
+
+
+class Active(BaseModel):
+    active: bool
+
+
+@router.put("/users/{user_id}/active", response_model=UserOut)
+async def set_user_active(user_id: int, body: Active, principal: Admin, db: DbDep,
+                          service: ServiceDep, request: Request) -> User:
+    """Deactivating refuses the user's tokens at once and closes their open WebSockets within
+    ws_recheck_seconds; reactivating restores their API tokens."""
+    user = await _user(db, user_id)
+    set_active(user, body.active)
+    await _changed(service, db, principal, request,
+                   "user.activate" if body.active else "user.deactivate", user)
+    return user
+
+
+class NewPassword(BaseModel):
+    password: str = Field(min_length=8, max_length=1024)
+
+
+@router.put("/users/{user_id}/password", status_code=204)
+async def reset_password(user_id: int, body: NewPassword, principal: Admin, db: DbDep,
+                         service: ServiceDep, request: Request) -> None:
+    """Sets a new password; login tokens made with the old one stop working."""
+    user = await _user(db, user_id)
+    await set_password(db, user, body.password)
+    await _changed(service, db, principal, request, "user.password_reset", user)
+
+
+class Revoked(BaseModel):
+    api_tokens_deleted: int
+
+
+@router.delete("/users/{user_id}/tokens", response_model=Revoked)
+async def revoke_user_tokens(user_id: int, principal: Admin, db: DbDep, service: ServiceDep,
+                             request: Request) -> Revoked:
+    """Every API token deleted, every login token and WebSocket ticket void; the user's open
+    WebSockets close within ws_recheck_seconds."""
+    user = await _user(db, user_id)
+    deleted = await revoke_tokens(db, user)
+    await _changed(service, db, principal, request, "token.revoke", user,
+                   details=f"api_tokens={deleted}")
+    return Revoked(api_tokens_deleted=deleted)
 
 
 class FieldDeclaration(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,9 +26,33 @@ from callcenter.service import Service
 from callcenter.settings import Settings
 
 
+class HideUrlCredentials(logging.Filter):
+    """uvicorn logs every request's URL with its query string, where browsers must put
+    credentials (WebSocket tickets, signed recording links, a stray ?token=): their values
+    are replaced before any handler sees them."""
+
+    _CREDENTIAL = re.compile(r"\b(token|ticket|sig)=[^&\s\"']*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._CREDENTIAL.sub(r"\1=***", arg) if isinstance(arg, str)
+                                else arg for arg in record.args)
+        if isinstance(record.msg, str):
+            record.msg = self._CREDENTIAL.sub(r"\1=***", record.msg)
+        return True
+
+
+def _hide_url_credentials() -> None:
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, HideUrlCredentials) for f in logger.filters):
+            logger.addFilter(HideUrlCredentials())
+
+
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
     """With a service given, its lifecycle is the caller's (tests); otherwise the app's."""
     owned = service is None
+    _hide_url_credentials()
     service = service or Service(settings or Settings())
 
     @asynccontextmanager

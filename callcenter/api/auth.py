@@ -1,7 +1,8 @@
 """Who is calling the API, and whether their role may: every endpoint says which role it needs.
 
 Bearer tokens are either API tokens (random, stored hashed, from `callcenter user add` or
-POST /auth/tokens) or short-lived login tokens (signed, from POST /auth/login).
+POST /users/{id}/tokens) or short-lived login tokens (signed, from POST /auth/login). Logins
+are throttled per username and per address (429 with Retry-After).
 """
 
 from __future__ import annotations
@@ -13,16 +14,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.service import Service
 from callcenter.users.models import User
-from callcenter.users.security import sign, verify, verify_password
-from callcenter.users.service import user_for_token
+from callcenter.users.service import (
+    WrongCredentials,
+    authenticate,
+    user_for_signed,
+    user_for_token,
+)
+from callcenter.users.throttle import Throttled
 
 LEVEL = {"agent": 1, "supervisor": 2, "admin": 3}
+LOGIN_PREFIX = "s."  # login tokens; API tokens start "cc_"
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -56,11 +62,10 @@ async def resolve_token(token: str, service: Service, db: AsyncSession) -> Princ
 
 
 async def _lookup_token(token: str, service: Service, db: AsyncSession) -> Principal | None:
-    if token.startswith("s."):
-        payload = verify(token, service.secret_key)
-        if payload is None or payload.get("kind") != "login":
-            return None
-        user = await db.get(User, int(payload["uid"]))  # type: ignore[arg-type]
+    if token.startswith(LOGIN_PREFIX):
+        payload = service.keys.login.verify(token.removeprefix(LOGIN_PREFIX),
+                                            max_age=service.settings.login_token_minutes * 60)
+        user = await user_for_signed(db, payload)
     else:
         user = await user_for_token(db, token)
     if user is None or not user.active:
@@ -116,15 +121,38 @@ class LoginToken(BaseModel):
     role: str
 
 
-@router.post("/login", response_model=LoginToken)
-async def login(body: Login, service: ServiceDep, db: DbDep) -> LoginToken:
+@router.post("/login", response_model=LoginToken,
+             responses={401: {"description": "wrong username or password"},
+                        429: {"description": "too many attempts; see Retry-After"}})
+async def login(body: Login, request: Request, service: ServiceDep, db: DbDep) -> LoginToken:
     """A short-lived token for a user with a password (the web console)."""
-    user = await db.scalar(select(User).where(User.username == body.username))
-    if user is None or not user.active or not verify_password(body.password, user.password_hash):
-        raise HTTPException(401, "wrong username or password")
+    try:
+        user = await authenticate(db, service.login_throttle, username=body.username,
+                                  password=body.password, address=client_ip(request))
+    except Throttled as exc:
+        raise HTTPException(429, str(exc),
+                            headers={"Retry-After": str(exc.retry_after)}) from None
+    except WrongCredentials:
+        raise HTTPException(401, "wrong username or password") from None
     ttl = service.settings.login_token_minutes * 60
-    token = sign({"kind": "login", "uid": user.id}, service.secret_key, ttl)
+    token = LOGIN_PREFIX + service.keys.login.sign({"uid": user.id, "ep": user.token_epoch})
     return LoginToken(token=token, expires_in=ttl, role=user.role)
+
+
+class WsTicket(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+@router.post("/ws-ticket", response_model=WsTicket)
+async def ws_ticket(principal: Agent, service: ServiceDep, db: DbDep) -> WsTicket:
+    """A single-use ticket for `/ws/agent?ticket=…`, valid a few seconds: the long-lived token
+    never goes into a URL (where access logs and proxies keep it)."""
+    user = await db.get(User, principal.user_id)
+    if user is None:
+        raise HTTPException(401, "invalid or expired token")
+    return WsTicket(ticket=service.ws_tickets.issue(user),
+                    expires_in=service.ws_tickets.seconds)
 
 
 class Me(BaseModel):

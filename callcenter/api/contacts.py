@@ -168,7 +168,7 @@ async def delete_contact(contact_id: int, principal: Admin, db: DbDep, service: 
     if contact is None:
         raise HTTPException(404, "no such contact")
     if forget:
-        erased = await forget_contact(db, contact, service.secret_key)
+        erased = await forget_contact(db, contact, service.keys.forget)
     else:
         await db.delete(contact)
         erased = {}

@@ -24,7 +24,6 @@ from callcenter.recordings.models import Recording
 from callcenter.recordings.retention import purge_expired
 from callcenter.service import Service
 from callcenter.users.models import User
-from callcenter.users.security import sign, verify
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 
@@ -112,8 +111,7 @@ async def signed_url(recording_id: int, principal: Agent, db: DbDep, service: Se
     """A short-lived URL for an <audio> element, which cannot send an Authorization header."""
     await _recording_for(db, recording_id, principal, service.settings.recordings_dir)
     ttl = service.settings.recording_url_seconds
-    token = sign({"kind": "recording", "rid": recording_id, "uid": principal.user_id},
-                 service.secret_key, ttl)
+    token = service.keys.recording.sign({"rid": recording_id, "uid": principal.user_id})
     url = f"/recordings/{recording_id}/play?sig={token}" + (f"&format={format}" if format else "")
     return SignedUrl(url=url, expires_in=ttl)
 
@@ -122,8 +120,8 @@ async def signed_url(recording_id: int, principal: Agent, db: DbDep, service: Se
 async def play_signed(recording_id: int, sig: str, request: Request, db: DbDep,
                       service: ServiceDep, format: Literal["mp3", "ogg"] | None = None
                       ) -> FileResponse | StreamingResponse:
-    payload = verify(sig, service.secret_key)
-    if payload is None or payload.get("kind") != "recording" or payload.get("rid") != recording_id:
+    payload = service.keys.recording.verify(sig, max_age=service.settings.recording_url_seconds)
+    if payload is None or payload.get("rid") != recording_id:
         raise HTTPException(403, "invalid or expired link")
     user = await db.get(User, int(payload["uid"]))  # type: ignore[arg-type]
     if user is None or not user.active:

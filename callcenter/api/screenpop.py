@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from datetime import timedelta
 
-from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, status
+from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
-from callcenter.api.auth import Agent, client_ip, resolve_token
+from callcenter.api.auth import Agent, Principal, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.calls.pops import Subscriber
 from callcenter.contacts.access import CardNotAllowed, audit_card_read, check_agent_may_read
 from callcenter.contacts.screenpop import load_pop
 from callcenter.phone import to_e164
+from callcenter.service import Service
+from callcenter.users.service import user_for_signed
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["screen pop"])
 
 
@@ -48,23 +55,50 @@ async def screenpop(number: str, principal: Agent, db: DbDep, service: ServiceDe
 
 
 @router.websocket("/ws/agent")
-async def agent_socket(websocket: WebSocket, token: str = Query(...)) -> None:
-    """Browsers cannot set headers on a WebSocket: the token comes as ?token=."""
+async def agent_socket(websocket: WebSocket, ticket: str | None = None) -> None:
+    """Authenticated by a single-use ticket from POST /auth/ws-ticket (browsers cannot set
+    headers on a WebSocket, and a token in a URL ends up in logs). Closed (1008) when the
+    user is deactivated or their tokens revoked, within ws_recheck_seconds."""
     service = websocket.app.state.service
+    payload = service.ws_tickets.redeem(ticket) if ticket else None
     async with service.sessions() as db:
-        principal = await resolve_token(token, service, db)
-    if principal is None or not principal.interface:
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION,
-                              reason="invalid token or no agent interface")
+        user = await user_for_signed(db, payload)
+    if user is None or not user.interface:
+        reason = ("pass ?ticket= from POST /auth/ws-ticket, never a token"
+                  if "token" in websocket.query_params else
+                  "invalid, used or expired ticket, or no agent interface")
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason)
         return
+    principal = Principal.of(user)
     await websocket.accept()
-    subscriber = Subscriber(interface=principal.interface, agent_name=principal.agent_name,
+    subscriber = Subscriber(interface=user.interface, agent_name=principal.agent_name,
                             role=principal.role, send=websocket.send_json,
                             username=principal.username)
     await websocket.send_json({"type": "hello", "agent": principal.agent_name,
                                "interface": principal.interface})
     receiving = service.pops.watch_disconnect(websocket, subscriber)
+    still_allowed = asyncio.ensure_future(_recheck(service, payload, subscriber))
     try:
         await service.pops.serve(subscriber)  # returns when the browser goes or falls behind
     finally:
         receiving.cancel()
+        still_allowed.cancel()
+    if still_allowed.done() and not still_allowed.cancelled():
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION,
+                                  reason="user deactivated or tokens revoked")
+
+
+async def _recheck(service: Service, payload: dict[str, object], subscriber: Subscriber) -> None:
+    """Returns (closing the subscription) once the socket's user is deactivated or revoked."""
+    while True:
+        await asyncio.sleep(service.settings.ws_recheck_seconds)
+        try:
+            async with service.sessions() as db:
+                allowed = await user_for_signed(db, payload) is not None
+        except (SQLAlchemyError, OSError) as exc:  # the database is away: keep the pops going
+            log.warning("agent socket recheck failed", extra={"error": repr(exc)})
+            continue
+        if not allowed:
+            subscriber.closed.set()
+            return

@@ -24,6 +24,8 @@ class User(Base):
     interface: Mapped[str | None] = mapped_column(String(120), unique=True)
     outbound_callerid: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised to revoke every login token and WebSocket ticket the user holds (they carry it).
+    token_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):

@@ -62,7 +62,7 @@ async def test_signed_url_plays_without_a_header_and_expires_on_tampering(api, c
     assert link["expires_in"] == api.service.settings.recording_url_seconds
     played = await api.client.get(link["url"], headers={"Range": "bytes=0-9"})
     assert played.status_code == 206 and len(played.content) == 10
-    assert (await api.client.get(link["url"].replace("sig=s.", "sig=s.x"))).status_code == 403
+    assert (await api.client.get(link["url"].replace("sig=", "sig=x"))).status_code == 403
     other = link["url"].replace(f"/recordings/{customer['anna_recording']}/",
                                 f"/recordings/{customer['boris_recording']}/")
     assert (await api.client.get(other)).status_code == 403

@@ -36,6 +36,11 @@ ENDPOINTS = [
     ("GET", "/admin/card-fields", "admin", {}),
     ("PUT", "/admin/card-fields", "admin",
      {"json": {"fields": {"company": {"kind": "free_text", "agent_visible": True}}}}),
+    ("DELETE", "/users/{user_id}/tokens", "admin", {"missing": True}),
+    ("PUT", "/users/{user_id}/active", "admin", {"json": {"active": False}, "missing": True}),
+    ("PUT", "/users/{user_id}/password", "admin",
+     {"json": {"password": "a new password"}, "missing": True}),
+    ("POST", "/auth/ws-ticket", "agent", {}),
     ("GET", "/audit", "supervisor", {}),
 ]
 # Open by design: liveness, logging in, and recordings behind a signed short-lived URL.

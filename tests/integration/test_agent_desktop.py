@@ -37,6 +37,14 @@ async def agent_token(service, username: str, name: str, extension: str) -> str:
     return token
 
 
+async def agent_socket(desktop: str, token: str) -> websockets.connect:
+    """Opened as the browser does: the token traded for a single-use ticket first."""
+    async with httpx.AsyncClient(base_url=f"http://{desktop}") as http:
+        response = await http.post("/auth/ws-ticket",
+                                   headers={"Authorization": f"Bearer {token}"})
+    return websockets.connect(f"ws://{desktop}/ws/agent?ticket={response.json()['ticket']}")
+
+
 async def next_message(ws, kind: str | None = None, timeout: float = 30) -> dict:
     async with asyncio.timeout(timeout):
         while True:
@@ -60,7 +68,7 @@ async def test_screen_pop_arrives_before_the_agent_answers(service, desktop):
         session.add(contact)
         await session.commit()
     token = await agent_token(service, "wanda", "Wanda", "2011")
-    async with websockets.connect(f"ws://{desktop}/ws/agent?token={token}") as ws:
+    async with await agent_socket(desktop, token) as ws:
         assert (await next_message(ws))["type"] == "hello"
         async with httpx.AsyncClient(base_url=f"http://{desktop}") as http:
             login = await http.post("/agents/me", headers={"Authorization": f"Bearer {token}"},
@@ -90,8 +98,8 @@ async def test_screen_pop_arrives_before_the_agent_answers(service, desktop):
 async def test_ring_all_every_agent_gets_the_pop_and_the_others_are_told(service, desktop):
     tokens = {name: await agent_token(service, name.lower(), name, ext)
               for name, ext in (("Xena", "2012"), ("Yuri", "2013"))}
-    async with websockets.connect(f"ws://{desktop}/ws/agent?token={tokens['Xena']}") as xena, \
-            websockets.connect(f"ws://{desktop}/ws/agent?token={tokens['Yuri']}") as yuri:
+    async with await agent_socket(desktop, tokens["Xena"]) as xena, \
+            await agent_socket(desktop, tokens["Yuri"]) as yuri:
         for ws in (xena, yuri):
             await next_message(ws, "hello")
         for name, ext in (("Xena", "2012"), ("Yuri", "2013")):
@@ -109,7 +117,7 @@ async def test_ring_all_every_agent_gets_the_pop_and_the_others_are_told(service
 async def test_click_to_call_connects_agent_and_customer_and_is_recorded_outbound(service,
                                                                                    desktop):
     token = await agent_token(service, "wanda", "Wanda", "2011")
-    async with websockets.connect(f"ws://{desktop}/ws/agent?token={token}") as ws:
+    async with await agent_socket(desktop, token) as ws:
         await next_message(ws, "hello")
         async with httpx.AsyncClient(base_url=f"http://{desktop}") as http:
             bad = await http.post("/calls", headers={"Authorization": f"Bearer {token}"},
