@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
@@ -48,9 +49,15 @@ async def test_no_number_email_or_token_in_the_log(api, customer, captured_log):
         await http.get("/screenpop", params={"number": NUMBER},
                        headers={"Authorization": f"Bearer {agent_token}"})
         await http.get("/contacts", params={"q": EMAIL}, headers=api.headers("supervisor"))
-        # the agent's browser: the token in the WebSocket URL
-        async with websockets.connect(f"ws://{address}/ws/agent?token={agent_token}") as ws:
+        # the agent's browser: a ticket in the WebSocket URL, and an old client's token (refused)
+        ticket = (await http.post("/auth/ws-ticket",
+                                  headers={"Authorization": f"Bearer {agent_token}"})
+                  ).json()["ticket"]
+        async with websockets.connect(f"ws://{address}/ws/agent?ticket={ticket}") as ws:
             await ws.recv()
+        with contextlib.suppress(websockets.InvalidStatus):
+            async with websockets.connect(f"ws://{address}/ws/agent?token={agent_token}"):
+                pass
     # a failing SQL insert with the phone number as its parameter
     async with api.service.sessions() as session:
         session.add(Contact(name="Дубль", email=EMAIL,
@@ -76,6 +83,7 @@ async def test_no_number_email_or_token_in_the_log(api, customer, captured_log):
     assert "WebSocket /ws/agent" in text
     assert "PJSIP/*******4567-0000001" in text  # channel masked, still recognisable
     assert agent_token not in text
+    assert ticket not in text
     assert agent_token[3:] not in text
     assert EMAIL not in text and "ivan.petrov" not in text
     digits_only = re.sub(r"[\s()\-]", "", text)
