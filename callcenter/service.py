@@ -8,7 +8,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callcenter.agi.routes import Routes
@@ -25,6 +25,7 @@ from callcenter.ivr.config import load_ivr
 from callcenter.ledger.derive import LedgerDeriver
 from callcenter.queues.live import LiveState
 from callcenter.recordings.retention import purge_expired
+from callcenter.recordings.sweep import SweepReport, sweep_orphans
 from callcenter.settings import Settings
 from callcenter.supervisor import SupervisedTask, Supervisor
 from callcenter.users.security import Keys
@@ -66,6 +67,7 @@ class Service:
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table(),
                                  allowed_peers=settings.agi_allowed_peers)
         self.supervisor = Supervisor()
+        self.last_sweep: SweepReport | None = None
         self.keys = _keys(settings)
         self.login_throttle = LoginThrottle(settings.login_limits_per_user,
                                             settings.login_limits_per_address)
@@ -81,6 +83,7 @@ class Service:
         self.supervise("retention", self._retention)
         if self.ledger is not None:
             self.supervise("ledger", self.ledger.run)
+        self.supervise("recordings-sweep", self._sweep_recordings)
         log.info("callcenter started")
 
     def supervise(self, name: str,
@@ -100,6 +103,18 @@ class Service:
         await self.writer.close()
         await self.engine.dispose()
         log.info("callcenter stopped")
+
+    async def _sweep_recordings(self, every: float = 600, grace: float = 600) -> None:
+        """Every recording file linked or deleted by policy, also those the records missed
+        (a file still being written, a crash between the file and its record)."""
+        while True:
+            await asyncio.sleep(every)
+            async with self.sessions() as session:
+                self.last_sweep = await sweep_orphans(
+                    session, self.settings.recordings_dir,
+                    older_than=datetime.now(UTC) - timedelta(seconds=grace), days=2,
+                    final_source="ledger" if self.ledger is not None else None,
+                    keep_unanswered=self.settings.keep_unanswered_recordings)
 
     async def _retention(self, every: float = 3600) -> None:
         """Deletes expired recordings hourly; a failed run is logged and tried next hour."""
@@ -125,6 +140,9 @@ class Service:
             "tasks": self.supervisor.report(),
             "ledger": self.ledger.health() if self.ledger is not None else
             {"enabled": False, "records": "best-effort: AMI only (no CEL/queue_log configured)"},
+            # recording files of no known call, found by the last sweep: for a person to look at
+            "recordings": {"unplaced_files": len(self.last_sweep.unknown)
+                           if self.last_sweep is not None else None},
         }
         down = _down(parts)
         return {"status": "degraded" if down else "ok", "down": down, **parts}

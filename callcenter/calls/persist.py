@@ -12,7 +12,6 @@ replaced with it, never appended.
 from __future__ import annotations
 
 import asyncio
-import wave
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from callcenter.calls.tracker import CallRecord
 from callcenter.db import upsert
 from callcenter.queues.models import QueueEntry
 from callcenter.recordings.consent import settle_unknown_consent
+from callcenter.recordings.files import recording_row
 from callcenter.recordings.models import Recording
 
 EVIDENCE_INFERRED, EVIDENCE_LIVE, EVIDENCE_LEDGER = 1, 2, 3
@@ -139,7 +139,8 @@ async def _save_recordings(session: AsyncSession, calls: list[CallRecord], *, fi
         await asyncio.to_thread(_delete_files, paths)
         await session.execute(delete(Recording).where(Recording.linkedid.in_(doomed)))
     recordings = await asyncio.to_thread(  # stats files: off the event loop
-        lambda: [_recording_row(c, path) for c in kept for path in c.recordings])
+        lambda: [recording_row(c.linkedid, path, c.answered_at or c.started_at)
+                 for c in kept for path in c.recordings])
     if recordings:
         await session.execute(upsert(session.bind.dialect.name, Recording.__table__)
                               .on_conflict_do_nothing(index_elements=["path"]), recordings)
@@ -180,23 +181,3 @@ def callback_change(call: CallRecord) -> CallbackChange | None:
 def _delete_files(paths: set[str]) -> None:
     for path in paths:
         Path(path).unlink(missing_ok=True)
-
-
-def _recording_row(record: CallRecord, path: str) -> dict[str, object]:
-    file = Path(path)
-    size = duration = None
-    try:
-        size = file.stat().st_size
-        if file.suffix.lower() == ".wav":
-            with wave.open(str(file)) as wav:
-                duration = round(wav.getnframes() / float(wav.getframerate()), 3)
-    except (OSError, wave.Error, EOFError, ZeroDivisionError):
-        pass  # Asterisk may still be closing the file; size/duration stay unknown
-    return {
-        "linkedid": record.linkedid,
-        "path": path,
-        "format": file.suffix.lstrip(".").lower() or "wav",
-        "size_bytes": size,
-        "duration_seconds": duration,
-        "created_at": record.answered_at or record.started_at or datetime.now(UTC),
-    }
