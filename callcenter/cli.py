@@ -390,6 +390,7 @@ async def _spool_replay(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_engine(settings.database_url)
     writer = RecordWriter(engine, session_factory(engine), dead_letter=dead_letter,
                           keep_unanswered_recordings=settings.keep_unanswered_recordings,
+                          delete_opted_out=settings.recording_opt_out == "skip",
                           # with a ledger, it has the final word on these calls
                           final=settings.cel_path is None or settings.queue_log_path is None)
     try:

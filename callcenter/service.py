@@ -53,10 +53,12 @@ class Service:
                                               default_region=settings.default_region,
                                               settle_seconds=settings.ledger_settle_seconds),
                 keep_unanswered_recordings=settings.keep_unanswered_recordings,
+                delete_opted_out=settings.recording_opt_out == "skip",
                 from_start=settings.ledger_from_start)
         self.writer = RecordWriter(self.engine, self.sessions,
                                    dead_letter=settings.spool_dir / "unwritten-records.jsonl",
                                    keep_unanswered_recordings=settings.keep_unanswered_recordings,
+                                   delete_opted_out=settings.recording_opt_out == "skip",
                                    final=self.ledger is None)
         self.live = LiveState()
         self.ami = AMIListener(settings, self.tracker, self.writer, self.live, self.sessions)

@@ -172,3 +172,28 @@ def test_first_run_starts_at_the_end_without_history(tmp_path):
 @pytest.fixture(autouse=True)
 def _quiet_migrations(caplog):
     caplog.set_level("WARNING", logger="alembic")
+
+
+@pytest.mark.parametrize("delete_opted_out", [True, False])
+async def test_unknown_consent_settled_by_the_final_record(database, tmp_path,  # noqa: F811
+                                                          delete_opted_out):
+    """Recorded while nobody could check the opt-out (the dialplan's fallback): the final
+    record deletes the recording of a caller who had opted out ("skip"), or keeps it
+    ("flag")."""
+    from callcenter.contacts.models import Contact, ContactNumber
+
+    sessions = session_factory(database)
+    [answered] = [r for r in EXPECTED.values() if r.outcome == "answered" and r.queue][:1]
+    caller = f"+7916{id(tmp_path) % 10_000_000:07d}"
+    recording = tmp_path / "call.wav"
+    recording.write_bytes(b"RIFF")
+    record = dataclasses.replace(answered, linkedid=f"consent-{id(tmp_path)}", caller=caller,
+                                 legs=(), queue_entries=(), recordings=(str(recording),),
+                                 consent_unknown=True)
+    async with sessions() as session, session.begin():
+        session.add(Contact(name="Opted Out", recording_opt_out=True,
+                            numbers=[ContactNumber(number=caller)]))
+    async with sessions() as session, session.begin():
+        await save_calls(session, [record], final=True, keep_unanswered_recordings=False,
+                         delete_opted_out=delete_opted_out)
+    assert recording.exists() is not delete_opted_out

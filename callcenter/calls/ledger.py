@@ -44,7 +44,8 @@ class LedgerFollower:
     def __init__(self, *, cel_path: Path, queue_log_path: Path,
                  sessions: async_sessionmaker[AsyncSession],
                  deriver: Callable[[], LedgerDeriver[Mark]] = LedgerDeriver,
-                 keep_unanswered_recordings: bool = False, from_start: bool = False,
+                 keep_unanswered_recordings: bool = False, delete_opted_out: bool = True,
+                 from_start: bool = False,
                  poll_interval: float = 0.2, max_backoff: float = 10.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.paths = {"cel": cel_path, "queue_log": queue_log_path}
@@ -52,6 +53,7 @@ class LedgerFollower:
         self._new_deriver = deriver
         self.deriver: LedgerDeriver[Mark] = deriver()
         self.keep_unanswered_recordings = keep_unanswered_recordings
+        self.delete_opted_out = delete_opted_out
         self.from_start = from_start
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
@@ -128,7 +130,8 @@ class LedgerFollower:
     async def _commit(self, step: _Step) -> None:
         async with self.sessions() as session, session.begin():
             saved = await save_calls(session, step.records, final=True,
-                                     keep_unanswered_recordings=self.keep_unanswered_recordings)
+                                     keep_unanswered_recordings=self.keep_unanswered_recordings,
+                                     delete_opted_out=self.delete_opted_out)
             now = datetime.now(UTC)
             for source, position in step.positions.items():
                 if self._committed.get(source) == position:

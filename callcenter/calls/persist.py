@@ -61,11 +61,14 @@ def row_of(record: object, exclude: frozenset[str] = frozenset()) -> dict[str, o
 
 
 async def save_calls(session: AsyncSession, calls: Sequence[CallRecord], *, final: bool,
-                     keep_unanswered_recordings: bool) -> list[SavedCall]:
+                     keep_unanswered_recordings: bool,
+                     delete_opted_out: bool = True) -> list[SavedCall]:
     """Writes the calls whose evidence beats what is stored, with their legs, queue stays,
     recordings and callbacks, in the caller's transaction. `final`: these records are the
     last word (the ledger's, or the live path's when there is no ledger): the recordings of
-    unanswered calls are deleted, per policy."""
+    unanswered calls are deleted, per policy, and so are those made without knowing whether
+    the caller had opted out, when they had (`delete_opted_out`; False: opted-out callers are
+    recorded and flagged, recording_opt_out="flag")."""
     best: dict[str, CallRecord] = {}
     for call in calls:
         if call.linkedid not in best or evidence(call) >= evidence(best[call.linkedid]):
@@ -115,7 +118,7 @@ async def save_calls(session: AsyncSession, calls: Sequence[CallRecord], *, fina
             index_elements=["linkedid", "uniqueid", "entered_at"]), entries)
     await _save_recordings(session, [s.record for s in saved], final=final,
                            keep_unanswered=keep_unanswered_recordings)
-    if final:
+    if final and delete_opted_out:
         for call in saved:  # recorded before anyone could say whether the caller opted out
             if call.consent_unknown:
                 await settle_unknown_consent(session, linkedid=call.record.linkedid,

@@ -35,6 +35,7 @@ CODEC = RecordCodec((CallRecord, AgentStateRecord))
 class RecordWriter:
     def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
                  *, dead_letter: Path, keep_unanswered_recordings: bool = False,
+                 delete_opted_out: bool = True,
                  final: bool = True,
                  batch_size: int = 500, max_backoff: float = 10.0,
                  max_in_memory: int = 50_000, gather_seconds: float = 0.01) -> None:
@@ -43,6 +44,7 @@ class RecordWriter:
         self.dead_letter = dead_letter
         self.dead_letters = DeadLetters(dead_letter, CODEC)
         self.keep_unanswered_recordings = keep_unanswered_recordings
+        self.delete_opted_out = delete_opted_out
         # False while a ledger is configured: these records are provisional, the ledger's final
         self.final = final
         self.max_in_memory = max_in_memory
@@ -187,7 +189,8 @@ class RecordWriter:
         async with self._sessions() as session, session.begin():
             if calls:
                 await save_calls(session, calls, final=self.final,
-                                 keep_unanswered_recordings=self.keep_unanswered_recordings)
+                                 keep_unanswered_recordings=self.keep_unanswered_recordings,
+                                 delete_opted_out=self.delete_opted_out)
             if states:
                 await session.execute(
                     upsert(self._dialect, AgentStateChange.__table__).on_conflict_do_nothing(
