@@ -89,6 +89,8 @@ class Routes:
                 return
         prompt = self.settings.announce_prompts.get(language, self.settings.announce_prompt)
         await self._play(agi, prompt, language)
+        # the notice is the caller's consent: into Asterisk's ledger (CEL) beside the call
+        await agi.exec("CELGenUserEvent", f"CC_NOTICE,{prompt}")
         if not consent_known:
             await agi.set_variable(CONSENT_VARIABLE, CONSENT_UNKNOWN)
             if self.settings.recording_when_consent_unknown == "skip":

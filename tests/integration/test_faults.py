@@ -61,7 +61,7 @@ class Truth:
     wait: float | None = None
     talk: float | None = None
     recording: str | None = None
-    notice: bool = False  # CEL's STREAM_BEGIN of the notice on the call
+    notice: bool = False  # the notice played (CC_NOTICE in CEL, by the route or the dialplan)
     verbs: list[str] = field(default_factory=list)
 
 
@@ -76,7 +76,7 @@ def read_truth(asterisk: Asterisk, linkedids: list[str]) -> dict[str, Truth]:
             call.ended = True
         elif event["eventtype"] == "APP_START" and event["appname"] == "MixMonitor":
             call.recording = event["appdata"].split(",")[0]
-        elif event["eventtype"] == "STREAM_BEGIN" and NOTICE in event["eventextra"]:
+        elif event["userdeftype"] == "CC_NOTICE" and NOTICE in event["eventextra"]:
             call.notice = True
     by_callid = {f"{lid}-2": call for lid, call in truth.items()}
     for fields in asterisk.queue_log():

@@ -34,7 +34,8 @@ def test_real_environment_is_parsed_with_route_and_query():
     assert (request.route, request.params) == ("ivr", {"menu": "main"})
     assert request.callerid == "+79031234567"
     assert request.channel.startswith("Local/74950000000@callcenter-inbound-")
-    assert request.env["agi_extension"] == "74950000000"
+    # every route is asked through the dialplan's Gosub(callcenter-agi,s,1(...))
+    assert (request.env["agi_context"], request.env["agi_extension"]) == ("callcenter-agi", "s")
 
 
 def test_query_is_url_decoded():
