@@ -12,10 +12,13 @@ from sqlalchemy.exc import IntegrityError
 
 from callcenter.api.auth import Admin, Principal, Supervisor, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.api.errors import errors
+from callcenter.api.fields import Limit, ObjectId, Offset, Timestamp, ami, interface, text
 from callcenter.audit.log import audit
 from callcenter.audit.models import AuditEntry
 from callcenter.contacts.lookup import field_rules
 from callcenter.contacts.models import CardField
+from callcenter.limits import PLAIN_TEXT, USERNAME
 from callcenter.policy import BUILT_IN, NOTES, Kind
 from callcenter.users.models import User
 from callcenter.users.service import (
@@ -27,15 +30,23 @@ from callcenter.users.service import (
 )
 
 router = APIRouter(tags=["admin"])
+Username = text(User.username, pattern=USERNAME, min_length=1)
+Password = text(1000, pattern=PLAIN_TEXT, min_length=8)
+AgentName = ami(User.agent_name)
+Interface = interface(User.interface)
+CallerId = ami(User.outbound_callerid)
+FieldName = text(CardField.name, min_length=1)
+AuditUser = text(AuditEntry.username)
+AuditAction = text(AuditEntry.action)
 
 
 class NewUser(BaseModel):
-    username: str = Field(min_length=1, max_length=80, pattern=r"^[\w.@-]+$")
+    username: Username
     role: Literal["agent", "supervisor", "admin"]
-    password: str | None = Field(None, min_length=8)
-    agent_name: str | None = None
-    interface: str | None = Field(None, pattern=r"^[A-Za-z]+/[^\s,|]+$")
-    outbound_callerid: str | None = None
+    password: Password | None = None
+    agent_name: AgentName | None = Field(None, description="the queue member name (agents)")
+    interface: Interface | None = Field(None, description="e.g. PJSIP/1001 (agents)")
+    outbound_callerid: CallerId | None = None
 
 
 class UserOut(BaseModel):
@@ -52,7 +63,7 @@ class UserCreated(UserOut):
     token: str = Field(description="shown once; only its hash is kept")
 
 
-@router.post("/users", response_model=UserCreated, status_code=201)
+@router.post("/users", response_model=UserCreated, status_code=201, responses=errors(409))
 async def add_user(body: NewUser, principal: Admin, db: DbDep, request: Request) -> UserCreated:
     try:
         user = await create_user(db, **body.model_dump())
@@ -60,8 +71,6 @@ async def add_user(body: NewUser, principal: Admin, db: DbDep, request: Request)
         audit(db, username=principal.username, action="user.create", object_type="user",
               object_id=user.id, client=client_ip(request), details=f"role={user.role}")
         await db.commit()
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
     except IntegrityError:
         raise HTTPException(409, "username, agent name or interface already taken") from None
     return UserCreated(**UserOut.model_validate(user).model_dump(), token=token)
@@ -76,8 +85,9 @@ class TokenOut(BaseModel):
     token: str
 
 
-@router.post("/users/{user_id}/tokens", response_model=TokenOut, status_code=201)
-async def add_token(user_id: int, principal: Admin, db: DbDep, request: Request,
+@router.post("/users/{user_id}/tokens", response_model=TokenOut, status_code=201,
+             responses=errors(404))
+async def add_token(user_id: ObjectId, principal: Admin, db: DbDep, request: Request,
                     days: Annotated[int | None, Query(ge=1, le=3650)] = None) -> TokenOut:
     user = await db.get(User, user_id)
     if user is None:
@@ -110,8 +120,8 @@ class Active(BaseModel):
     active: bool
 
 
-@router.put("/users/{user_id}/active", response_model=UserOut)
-async def set_user_active(user_id: int, body: Active, principal: Admin, db: DbDep,
+@router.put("/users/{user_id}/active", response_model=UserOut, responses=errors(404))
+async def set_user_active(user_id: ObjectId, body: Active, principal: Admin, db: DbDep,
                           service: ServiceDep, request: Request) -> User:
     """Deactivating refuses the user's tokens at once and closes their open WebSockets within
     ws_recheck_seconds; reactivating restores their API tokens."""
@@ -123,11 +133,11 @@ async def set_user_active(user_id: int, body: Active, principal: Admin, db: DbDe
 
 
 class NewPassword(BaseModel):
-    password: str = Field(min_length=8, max_length=1024)
+    password: Password
 
 
-@router.put("/users/{user_id}/password", status_code=204)
-async def reset_password(user_id: int, body: NewPassword, principal: Admin, db: DbDep,
+@router.put("/users/{user_id}/password", status_code=204, responses=errors(404))
+async def reset_password(user_id: ObjectId, body: NewPassword, principal: Admin, db: DbDep,
                          service: ServiceDep, request: Request) -> None:
     """Sets a new password; login tokens made with the old one stop working."""
     user = await _user(db, user_id)
@@ -139,8 +149,8 @@ class Revoked(BaseModel):
     api_tokens_deleted: int
 
 
-@router.delete("/users/{user_id}/tokens", response_model=Revoked)
-async def revoke_user_tokens(user_id: int, principal: Admin, db: DbDep, service: ServiceDep,
+@router.delete("/users/{user_id}/tokens", response_model=Revoked, responses=errors(404))
+async def revoke_user_tokens(user_id: ObjectId, principal: Admin, db: DbDep, service: ServiceDep,
                              request: Request) -> Revoked:
     """Every API token deleted, every login token and WebSocket ticket void; the user's open
     WebSockets close within ws_recheck_seconds."""
@@ -159,7 +169,7 @@ class FieldDeclaration(BaseModel):
 
 
 class CardFields(BaseModel):
-    fields: dict[Annotated[str, Field(min_length=1, max_length=60)], FieldDeclaration] = Field(
+    fields: Annotated[dict[FieldName, FieldDeclaration], Field(max_length=500)] = Field(
         default_factory=dict, description="custom card fields (Contact.fields) by name; a "
                                           "field not declared here is hidden from agents")
     notes_agent_visible: bool = Field(False, description="agents see the contact's notes "
@@ -216,10 +226,10 @@ class AuditOut(BaseModel):
 
 
 @router.get("/audit", response_model=list[AuditOut])
-async def audit_log(principal: Supervisor, db: DbDep, username: str | None = None,
-                    action: str | None = None, since: datetime | None = None,
-                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                    offset: Annotated[int, Query(ge=0)] = 0) -> list[AuditEntry]:
+async def audit_log(principal: Supervisor, db: DbDep,
+                    username: AuditUser | None = None, action: AuditAction | None = None,
+                    since: Timestamp | None = None,
+                    limit: Limit = 100, offset: Offset = 0) -> list[AuditEntry]:
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     if username:
         query = query.where(AuditEntry.username == username)

@@ -7,22 +7,36 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
+from callcenter.agents.models import AgentStateChange
 from callcenter.ami.client import AMIError
 from callcenter.api.auth import Agent, Principal, Supervisor
 from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.api.errors import errors
+from callcenter.api.fields import ami, queue_name, text
+from callcenter.limits import USERNAME
 from callcenter.service import Service
 from callcenter.users.models import User
 
 router = APIRouter(prefix="/agents", tags=["agents"])
+QueueName = queue_name(AgentStateChange.queue)
+Reason = ami(AgentStateChange.reason)
+Username = text(User.username, pattern=USERNAME, min_length=1)
 
 
 class StateChange(BaseModel):
     action: Literal["login", "logout", "pause", "unpause"]
-    queues: list[str] = Field(default_factory=list, description="login/logout; empty: all")
-    reason: str | None = Field(None, max_length=80, pattern=r"^[^\r\n]*$")
+    queues: list[QueueName] = Field(default_factory=list, max_length=100,
+                                    description="login/logout; empty: all")
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _login_names_queues(self) -> StateChange:
+        if self.action == "login" and not self.queues:
+            raise ValueError("name the queues to log in to")
+        return self
 
 
 class StateResult(BaseModel):
@@ -35,8 +49,8 @@ async def _change(service: Service, target: Principal, change: StateChange) -> S
     if not target.interface or not target.agent_name:
         raise HTTPException(409, "this user has no agent phone")
     ami = service.ami.client
-    queues = change.queues or await _member_queues(service, target.interface, change.action)
     try:
+        queues = change.queues or await _member_queues(service, target.interface, change.action)
         for queue in queues:
             if change.action == "login":
                 await ami.action({"Action": "QueueAdd", "Queue": queue,
@@ -57,12 +71,13 @@ async def _change(service: Service, target: Principal, change: StateChange) -> S
                 await ami.action(fields)
     except AMIError as exc:
         raise HTTPException(503 if "connect" in str(exc) else 409, str(exc)) from None
+    except ValueError as exc:  # stored before values for Asterisk were checked
+        raise HTTPException(409, f"this user's agent settings cannot be sent to Asterisk "
+                                 f"({exc}): correct the user") from None
     return StateResult(agent=target.agent_name, action=change.action, queues=queues)
 
 
 async def _member_queues(service: Service, interface: str, action: str) -> list[str]:
-    if action == "login":
-        raise HTTPException(422, "name the queues to log in to")
     if action != "logout":
         return []
     members = await service.ami.client.action_list({"Action": "QueueStatus"})
@@ -70,14 +85,18 @@ async def _member_queues(service: Service, interface: str, action: str) -> list[
                    if m.get("Event") == "QueueMember" and m.get("Location") == interface})
 
 
-@router.post("/me", response_model=StateResult)
+STATE_ERRORS = errors(409, 503)
+
+
+@router.post("/me", response_model=StateResult, responses=STATE_ERRORS)
 async def change_my_state(change: StateChange, principal: Agent,
                           service: ServiceDep) -> StateResult:
     return await _change(service, principal, change)
 
 
-@router.post("/{username}", response_model=StateResult)
-async def change_agent_state(username: str, change: StateChange, principal: Supervisor,
+@router.post("/{username}", response_model=StateResult,
+             responses={**STATE_ERRORS, **errors(404)})
+async def change_agent_state(username: Username, change: StateChange, principal: Supervisor,
                              service: ServiceDep, db: DbDep) -> StateResult:
     user = await db.scalar(select(User).where(User.username == username))
     if user is None:

@@ -17,6 +17,7 @@ from callcenter.api import (
     callbacks,
     calls,
     contacts,
+    errors,
     health,
     queues,
     recordings,
@@ -67,7 +68,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app = FastAPI(title="callcenter", version=__version__, lifespan=lifespan)
     app.state.service = service
-    for module in (health, auth, calls, screenpop, contacts, recordings, agents, queues,
-                   callbacks, admin):
-        app.include_router(module.router)
+    routers = [module.router for module in (health, auth, calls, screenpop, contacts,
+                                            recordings, agents, queues, callbacks, admin)]
+    errors.install(app, routers)
+    for router in routers:
+        app.include_router(router)
     return app

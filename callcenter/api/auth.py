@@ -13,10 +13,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.api.errors import errors
+from callcenter.limits import PLAIN_TEXT, column_length
 from callcenter.service import Service
 from callcenter.users.models import User
 from callcenter.users.service import (
@@ -111,8 +113,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 class Login(BaseModel):
-    username: str
-    password: str
+    username: Annotated[str, StringConstraints(max_length=column_length(User.username),
+                                               pattern=PLAIN_TEXT)]
+    password: Annotated[str, StringConstraints(max_length=1000, pattern=PLAIN_TEXT)]
 
 
 class LoginToken(BaseModel):
@@ -121,9 +124,7 @@ class LoginToken(BaseModel):
     role: str
 
 
-@router.post("/login", response_model=LoginToken,
-             responses={401: {"description": "wrong username or password"},
-                        429: {"description": "too many attempts; see Retry-After"}})
+@router.post("/login", response_model=LoginToken, responses=errors(401, 429))
 async def login(body: Login, request: Request, service: ServiceDep, db: DbDep) -> LoginToken:
     """A short-lived token for a user with a password (the web console)."""
     try:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from callcenter.api.auth import Agent
 from callcenter.api.calls import CallStarted, place_click_to_call
 from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.api.errors import errors
+from callcenter.api.fields import Limit, ObjectId, text
 from callcenter.callbacks.models import Callback
 from callcenter.contacts.card import number_for
 from callcenter.policy import Viewer
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
+CallbackQueue = text(Callback.queue)
 
 
 class CallbackOut(BaseModel):
@@ -30,9 +33,10 @@ class CallbackOut(BaseModel):
 
 
 @router.get("", response_model=list[CallbackOut])
-async def list_callbacks(principal: Agent, db: DbDep, status: str = "open",
-                         queue: str | None = None,
-                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[CallbackOut]:
+async def list_callbacks(principal: Agent, db: DbDep,
+                         status: Literal["open", "done"] = "open",
+                         queue: CallbackQueue | None = None,
+                         limit: Limit = 100) -> list[CallbackOut]:
     """Oldest first: the longest-waiting customer is called back first."""
     query = select(Callback).where(Callback.status == status).order_by(Callback.requested_at)
     if queue:
@@ -44,11 +48,13 @@ async def list_callbacks(principal: Agent, db: DbDep, status: str = "open",
             for cb in await db.scalars(query.limit(limit))]
 
 
-@router.post("/{callback_id}/start", response_model=CallStarted, status_code=202)
-async def start_callback(callback_id: int, principal: Agent, db: DbDep,
+@router.post("/{callback_id}/start", response_model=CallStarted, status_code=202,
+             responses=errors(404, 409, 503))
+async def start_callback(callback_id: ObjectId, principal: Agent, db: DbDep,
                          service: ServiceDep) -> CallStarted:
     """Click-to-call to the callback's number; the callback closes when the call connects."""
     callback = await db.get(Callback, callback_id)
     if callback is None or callback.status != "open":
         raise HTTPException(404, "no open callback with that id")
-    return CallStarted(call_id=await place_click_to_call(service, principal, callback.number))
+    return CallStarted(call_id=await place_click_to_call(service, principal, callback.number,
+                                                         loc=None))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -16,6 +17,8 @@ from sqlalchemy import Select, or_, select
 from callcenter.ami.client import AMIError
 from callcenter.api.auth import Agent, Principal
 from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.api.errors import errors, invalid
+from callcenter.api.fields import Limit, Offset, PhoneInput, Timestamp, text
 from callcenter.calls.clicktocall import click_to_call
 from callcenter.calls.models import Call
 from callcenter.contacts.card import number_for
@@ -24,6 +27,7 @@ from callcenter.policy import NAME, Viewer, show
 from callcenter.recordings.models import Recording
 from callcenter.service import Service
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["calls"])
 
 CSV_COLUMNS = ["linkedid", "direction", "caller", "called", "started_at", "queue",
@@ -77,7 +81,7 @@ def _query(principal: Principal, region: str, since: datetime | None, until: dat
     if number:
         e164 = to_e164(number, region)
         if e164 is None:
-            raise HTTPException(422, "number is not a phone number")
+            raise invalid(("query", "number"), "not a phone number")
         query = query.where(or_(Call.caller == e164, Call.called == e164))
     for column, value in ((Call.agent, agent), (Call.queue, queue), (Call.outcome, outcome),
                           (Call.linkedid, linkedid)):
@@ -99,20 +103,26 @@ def _shown(call: Call, principal: Principal) -> dict[str, object]:
             "caller_name": show(call.caller_name, NAME, viewer)}
 
 
+AgentName = text(Call.agent)
+QueueName = text(Call.queue)
+Outcome = text(Call.outcome)
+Linkedid = text(Call.linkedid)
+Seconds = Annotated[float | None, Query(ge=0, le=10**9, allow_inf_nan=False)]
+
+
 @router.get("/calls", response_model=None,
             responses={200: {"model": list[CallOut], "content": {"text/csv": {}}}})
 async def search_calls(
     db: DbDep, service: ServiceDep, principal: Agent,
-    since: datetime | None = None, until: datetime | None = None,
-    number: str | None = None, agent: str | None = None, queue: str | None = None,
-    outcome: str | None = None, linkedid: str | None = None,
-    min_talk: Annotated[float | None, Query(ge=0)] = None,
-    max_talk: Annotated[float | None, Query(ge=0)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    since: Timestamp | None = None, until: Timestamp | None = None,
+    number: PhoneInput | None = None, agent: AgentName | None = None,
+    queue: QueueName | None = None, outcome: Outcome | None = None,
+    linkedid: Linkedid | None = None, min_talk: Seconds = None, max_talk: Seconds = None,
+    limit: Limit = 100, offset: Offset = 0,
     format: Literal["json", "csv"] = "json",
 ) -> list[CallOut] | StreamingResponse:
-    """Newest first. `format=csv` streams every match row by row (no limit)."""
+    """Newest first. `format=csv` streams every match row by row (no limit); if the export
+    fails midway, its last line says so (the status is already sent)."""
     query = _query(principal, service.settings.default_region, since, until, number, agent,
                    queue, outcome, linkedid, min_talk, max_talk)
     if format == "csv":
@@ -135,38 +145,56 @@ async def search_calls(
     return out
 
 
+CSV_FAILED = "# ERROR: the export failed after {rows} rows; this file is incomplete"
+
+
 async def _csv_rows(service: Service, query: Select,
                     principal: Principal) -> AsyncIterator[str]:
-    """Streams from a server-side cursor: 100,000 rows never sit in memory at once."""
+    """Streams from a server-side cursor: 100,000 rows never sit in memory at once.
+
+    The 200 is sent before the first row, so a failure midway cannot change the status: the
+    file then ends with CSV_FAILED, which no spreadsheet reader takes for a call."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()
-    async with service.sessions() as session:
-        result = await session.stream_scalars(query.execution_options(yield_per=1000))
-        async for call in result:
-            buffer.seek(0)
-            buffer.truncate()
-            shown = _shown(call, principal)
-            writer.writerow([shown.get(c, getattr(call, c)) for c in CSV_COLUMNS])
-            yield buffer.getvalue()
+    rows = 0
+    try:
+        async with service.sessions() as session:
+            result = await session.stream_scalars(query.execution_options(yield_per=1000))
+            async for call in result:
+                buffer.seek(0)
+                buffer.truncate()
+                shown = _shown(call, principal)
+                writer.writerow([shown.get(c, getattr(call, c)) for c in CSV_COLUMNS])
+                rows += 1
+                yield buffer.getvalue()
+    except Exception as exc:
+        log.error("CSV export failed", extra={"rows": rows, "error": type(exc).__name__})
+        yield CSV_FAILED.format(rows=rows) + "\r\n"
 
 
 class ClickToCall(BaseModel):
-    number: str
+    number: PhoneInput
 
 
 class CallStarted(BaseModel):
     call_id: str
 
 
-@router.post("/calls", response_model=CallStarted, status_code=202)
+@router.post("/calls", response_model=CallStarted, status_code=202,
+             responses=errors(409, 503))
 async def start_call(body: ClickToCall, principal: Agent, service: ServiceDep) -> CallStarted:
-    """Rings the agent's own phone, then dials the customer; progress on /ws/agent."""
-    return CallStarted(call_id=await place_click_to_call(service, principal, body.number))
+    """Rings the agent's own phone, then dials the customer; progress on /ws/agent.
+    503 while Asterisk is not connected."""
+    return CallStarted(call_id=await place_click_to_call(service, principal, body.number,
+                                                         loc=("body", "number")))
 
 
-async def place_click_to_call(service: Service, principal: Principal, number: str) -> str:
+async def place_click_to_call(service: Service, principal: Principal, number: str,
+                              loc: Sequence[str] | None) -> str:
+    """`loc`: where the number came from in the request (a 422 names it); None when it
+    came from the database (then a refusal is a 409)."""
     if not principal.interface or not principal.agent_name:
         raise HTTPException(409, "this user has no agent phone")
     settings = service.settings
@@ -174,7 +202,9 @@ async def place_click_to_call(service: Service, principal: Principal, number: st
         customer = dialable(number, settings.default_region, settings.dial_allowed_regions,
                             settings.dial_denied_prefixes)
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+        if loc is None:
+            raise HTTPException(409, str(exc)) from None
+        raise invalid(loc, str(exc)) from None
     try:
         call_id = await click_to_call(
             service.ami.client, service.tracker, agent=principal.agent_name,
@@ -184,4 +214,7 @@ async def place_click_to_call(service: Service, principal: Principal, number: st
                 cid, principal.interface, customer))
     except AMIError as exc:
         raise HTTPException(503, f"Asterisk unavailable: {exc}") from None
+    except ValueError as exc:  # stored before values for Asterisk were checked
+        raise HTTPException(409, f"this user's agent settings cannot be sent to Asterisk "
+                                 f"({exc}): correct the user") from None
     return call_id

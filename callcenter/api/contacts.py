@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from callcenter.api.auth import Admin, Agent, Principal, Supervisor, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.api.errors import Problem, errors, invalid
+from callcenter.api.fields import Limit, ObjectId, Offset, PhoneInput, multiline, text
 from callcenter.audit.log import audit
 from callcenter.contacts.access import CardNotAllowed, audit_card_read, check_agent_may_read
 from callcenter.contacts.card import card, refused_values, rows_within_policy
@@ -26,42 +29,64 @@ from callcenter.contacts.importer import (
     read_table,
 )
 from callcenter.contacts.lookup import field_rules
-from callcenter.contacts.models import Contact, ContactNumber
+from callcenter.contacts.models import CardField, Contact, ContactNumber
+from callcenter.limits import ONE_LINE, PLAIN_TEXT
 from callcenter.phone import to_e164
 from callcenter.policy import FieldRule, Viewer
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 MAX_UPLOAD = 20 * 1024 * 1024
+MAX_NUMBERS = 20
+
+Name = text(Contact.name, min_length=1)
+Email = text(Contact.email)
+Notes = multiline(Contact.notes)
+Language = text(Contact.language)
+FieldName = text(CardField.name, min_length=1)
+FieldValue = multiline(1000)
+SearchText = text(200)
+Numbers = Annotated[list[PhoneInput], Field(min_length=1, max_length=MAX_NUMBERS)]
+Fields = Annotated[dict[FieldName, FieldValue], Field(max_length=100)]
 
 
 class ContactIn(BaseModel):
-    name: str = Field(min_length=1, max_length=160)
-    numbers: list[str] = Field(min_length=1)
-    email: str | None = Field(None, max_length=160)
-    notes: str | None = None
+    name: Name
+    numbers: Numbers
+    email: Email | None = None
+    notes: Notes | None = None
     vip: bool = False
-    language: str | None = Field(None, max_length=8)
+    language: Language | None = None
     recording_opt_out: bool = False
-    fields: dict[str, str] = Field(default_factory=dict)
+    fields: Fields = Field(default_factory=dict)
 
 
 class ContactPatch(BaseModel):
-    name: str | None = Field(None, min_length=1, max_length=160)
-    numbers: list[str] | None = None
-    email: str | None = None
-    notes: str | None = None
+    """Only the fields sent change; `null` clears email, notes and language (the others
+    cannot be empty)."""
+
+    name: Name | None = None
+    numbers: Numbers | None = None
+    email: Email | None = None
+    notes: Notes | None = None
     vip: bool | None = None
-    language: str | None = None
+    language: Language | None = None
     recording_opt_out: bool | None = None
-    fields: dict[str, str] | None = None
+    fields: Fields | None = None
+
+    @field_validator("name", "numbers", "vip", "recording_opt_out", "fields")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null: leave it out to keep it")
+        return value
 
 
 def _numbers(raw: list[str], region: str) -> list[str]:
     out = []
-    for number in raw:
+    for index, number in enumerate(raw):
         e164 = to_e164(number, region)
         if e164 is None:
-            raise HTTPException(422, f"not a phone number: {number}")
+            raise invalid(("body", "numbers", index), "not a phone number")
         out.append(e164)
     return list(dict.fromkeys(out))
 
@@ -80,20 +105,24 @@ def _viewer(principal: Principal) -> Viewer:
 
 
 @router.get("")
-async def list_contacts(principal: Supervisor, db: DbDep, q: str | None = None,
-                        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                        offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+async def list_contacts(principal: Supervisor, db: DbDep,
+                        q: SearchText | None = None,
+                        limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
+    """`q`: part of the name, the e-mail or a number (case-insensitive)."""
     query = select(Contact).order_by(Contact.name, Contact.id)
     if q:
-        query = query.outerjoin(ContactNumber).where(or_(
-            Contact.name.ilike(f"%{q}%"), Contact.email.ilike(f"%{q}%"),
-            ContactNumber.number.contains(q))).distinct()
+        # a subquery, not a join: DISTINCT over the JSON fields column fails on PostgreSQL
+        query = query.where(or_(
+            Contact.name.icontains(q, autoescape=True),
+            Contact.email.icontains(q, autoescape=True),
+            Contact.id.in_(select(ContactNumber.contact_id)
+                           .where(ContactNumber.number.contains(q, autoescape=True)))))
     rules = await field_rules(db)
     return [card(c, _viewer(principal), rules)
             for c in await db.scalars(query.limit(limit).offset(offset))]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(409))
 async def create_contact(body: ContactIn, principal: Supervisor, db: DbDep, service: ServiceDep,
                          request: Request) -> dict[str, Any]:
     numbers = _numbers(body.numbers, service.settings.default_region)
@@ -112,9 +141,10 @@ async def create_contact(body: ContactIn, principal: Supervisor, db: DbDep, serv
     return card(contact, _viewer(principal), rules)
 
 
-@router.get("/{contact_id}", responses={404: {"description": "no such contact, or (agents) "
-                                                            "not one they were on a call with"}})
-async def get_contact(contact_id: int, principal: Agent, db: DbDep, service: ServiceDep,
+@router.get("/{contact_id}", responses={404: {
+    "model": Problem, "description": "no such contact, or (agents) not one they were on a "
+                                     "call with"}})
+async def get_contact(contact_id: ObjectId, principal: Agent, db: DbDep, service: ServiceDep,
                       request: Request) -> dict[str, Any]:
     """Agents: only contacts they are or recently were on a call with; each read audited."""
     contact = await db.get(Contact, contact_id)
@@ -134,8 +164,8 @@ async def get_contact(contact_id: int, principal: Agent, db: DbDep, service: Ser
     return card(contact, _viewer(principal), await field_rules(db))
 
 
-@router.patch("/{contact_id}")
-async def update_contact(contact_id: int, body: ContactPatch, principal: Supervisor,
+@router.patch("/{contact_id}", responses=errors(404, 409))
+async def update_contact(contact_id: ObjectId, body: ContactPatch, principal: Supervisor,
                          db: DbDep, service: ServiceDep, request: Request) -> dict[str, Any]:
     contact = await db.get(Contact, contact_id)
     if contact is None:
@@ -144,7 +174,7 @@ async def update_contact(contact_id: int, body: ContactPatch, principal: Supervi
     rules = await field_rules(db)
     _check_policy(changes.get("name"), changes.get("notes"), changes.get("fields"), rules)
     if "numbers" in changes:
-        numbers = _numbers(changes.pop("numbers") or [], service.settings.default_region)
+        numbers = _numbers(changes.pop("numbers"), service.settings.default_region)
         contact.numbers = [n for n in contact.numbers if n.number in numbers] + [
             ContactNumber(number=n) for n in numbers
             if n not in {x.number for x in contact.numbers}]
@@ -160,8 +190,8 @@ async def update_contact(contact_id: int, body: ContactPatch, principal: Supervi
     return card(contact, _viewer(principal), rules)
 
 
-@router.delete("/{contact_id}")
-async def delete_contact(contact_id: int, principal: Admin, db: DbDep, service: ServiceDep,
+@router.delete("/{contact_id}", responses=errors(404))
+async def delete_contact(contact_id: ObjectId, principal: Admin, db: DbDep, service: ServiceDep,
                          request: Request, forget: bool = False) -> dict[str, Any]:
     """`forget=true` erases the person: contact, numbers in call records (hashed), recordings."""
     contact = await db.get(Contact, contact_id)
@@ -179,35 +209,47 @@ async def delete_contact(contact_id: int, principal: Admin, db: DbDep, service: 
     return {"deleted": contact_id, "forgotten": forget, **erased}
 
 
-@router.post("/import")
+ColumnMapping = TypeAdapter(dict[str, str])
+
+
+@router.post("/import", responses=errors(413))
 async def import_contacts(
     principal: Supervisor, db: DbDep, service: ServiceDep, request: Request,
     file: Annotated[UploadFile, File(description=".csv or .xlsx")],
-    mapping: Annotated[str | None, Form(description='JSON {"name": "ФИО", "phones": ...}')] = None,
-    region: Annotated[str | None, Form()] = None,
+    mapping: Annotated[str | None, Form(description='JSON {"name": "ФИО", "phones": ...}',
+                                        max_length=10_000, pattern=PLAIN_TEXT)] = None,
+    region: Annotated[str | None, Form(max_length=2, pattern=r"^[A-Z]{2}$")] = None,
     on_duplicate: Annotated[Literal["skip", "merge"], Form()] = "skip",
     strict: Annotated[bool, Form(description="any bad row: import nothing")] = False,
 ) -> dict[str, Any]:
+    filename = file.filename or ""
+    if not re.fullmatch(ONE_LINE, filename):
+        raise invalid(("body", "file"), "the file name contains control characters")
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         raise HTTPException(413, f"file over {MAX_UPLOAD // 1024 // 1024} MB")
     try:
-        columns = json.loads(mapping) if mapping else None
-        if columns is not None and not isinstance(columns, dict):
-            raise ImportFileError("mapping must be a JSON object")
-        rows, errors = parse_rows(read_table(data, file.filename or ""), columns,
-                                  region or service.settings.default_region)
-    except (ImportFileError, json.JSONDecodeError) as exc:
-        raise HTTPException(422, f"cannot import: {exc}") from None
-    rows = rows_within_policy(rows, await field_rules(db), errors)
-    report = Report(errors=errors)
-    if strict and errors:
+        columns = ColumnMapping.validate_json(mapping) if mapping else None
+    except ValidationError:
+        raise invalid(("body", "mapping"), "must be a JSON object of column names (strings)"
+                      ) from None
+    try:
+        rows, row_errors = parse_rows(read_table(data, filename), columns,
+                                      region or service.settings.default_region)
+    except ImportFileError as exc:
+        raise invalid(("body", exc.field), f"cannot import: {exc}") from None
+    rows = rows_within_policy(rows, await field_rules(db), row_errors)
+    report = Report(errors=row_errors)
+    if strict and row_errors:
         return {"imported": False, **_summary(report)}
     try:
         await apply(db, rows, on_duplicate=on_duplicate, report=report)
+        if strict and report.errors:
+            await db.rollback()
+            return {"imported": False, **_summary(report)}
         audit(db, username=principal.username, action="contact.import", object_type="contact",
               client=client_ip(request),
-              details=f"file={file.filename} created={report.created} merged={report.merged}")
+              details=f"file={filename} created={report.created} merged={report.merged}")
         await db.commit()
     except Exception:
         await db.rollback()

@@ -10,7 +10,7 @@ from callcenter.api.deps import ServiceDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "a part is down (same body)"}})
 async def health(service: ServiceDep, response: Response) -> dict[str, object]:
     body = await service.health()
     if body["status"] != "ok":

@@ -11,13 +11,15 @@ from sqlalchemy import func, select
 
 from callcenter.api.auth import Supervisor
 from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.api.errors import errors
+from callcenter.api.fields import Timestamp
 from callcenter.calls.models import Call
 from callcenter.queues.stats import queue_stats
 
 router = APIRouter(prefix="/queues", tags=["queues"])
 
 
-@router.get("")
+@router.get("", responses=errors(503))
 async def live_queues(principal: Supervisor, service: ServiceDep) -> list[dict[str, Any]]:
     """Callers waiting (position, wait) and members (paused and why, ringing, on a call with
     whom, idle since, calls taken), as the AMI listener follows them."""
@@ -28,8 +30,9 @@ async def live_queues(principal: Supervisor, service: ServiceDep) -> list[dict[s
 
 @router.get("/stats")
 async def stats(principal: Supervisor, db: DbDep,
-                since: datetime | None = None, until: datetime | None = None,
-                service_level_seconds: Annotated[float, Query(gt=0)] = 20
+                since: Timestamp | None = None, until: Timestamp | None = None,
+                service_level_seconds: Annotated[float, Query(gt=0, le=86400,
+                                                              allow_inf_nan=False)] = 20
                 ) -> list[dict[str, Any]]:
     """Service level, abandon rate, waits (queue entries) and handle times (calls)."""
     until = until or datetime.now(UTC)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
@@ -18,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.api.auth import Agent, Principal, Supervisor, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.api.errors import DESCRIPTIONS, errors
+from callcenter.api.fields import Limit, ObjectId, Offset, Timestamp, text
 from callcenter.audit.log import audit
 from callcenter.calls.models import Call
 from callcenter.recordings.models import Recording
@@ -26,6 +30,7 @@ from callcenter.service import Service
 from callcenter.users.models import User
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
+Linkedid = text(Recording.linkedid)
 
 MEDIA_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg",
                "gsm": "audio/x-gsm", "wav49": "audio/wav"}
@@ -44,7 +49,7 @@ class RecordingOut(BaseModel):
 
 
 async def _recording_for(db: AsyncSession, recording_id: int, principal: Principal,
-                         settings_root: Path) -> Recording:
+                         settings_root: Path) -> tuple[Recording, os.stat_result]:
     recording = await db.get(Recording, recording_id)
     if recording is None:
         raise HTTPException(404, "no such recording")
@@ -52,9 +57,10 @@ async def _recording_for(db: AsyncSession, recording_id: int, principal: Princip
         agent = await db.scalar(select(Call.agent).where(Call.linkedid == recording.linkedid))
         if agent != principal.agent_name:
             raise HTTPException(404, "no such recording")  # not even its existence
-    if not await asyncio.to_thread(_inside_and_present, Path(recording.path), settings_root):
+    found = await asyncio.to_thread(_inside_and_present, Path(recording.path), settings_root)
+    if found is None:
         raise HTTPException(410, "the recording file is gone")
-    return recording
+    return recording, found
 
 
 class RecordingFile(FileResponse):
@@ -63,17 +69,37 @@ class RecordingFile(FileResponse):
     chunk_size = 1024 * 1024
 
 
-def _inside_and_present(path: Path, root: Path) -> bool:
+def _inside_and_present(path: Path, root: Path) -> os.stat_result | None:
+    """The file's stat when it is a regular file under the recordings root."""
     resolved = path.resolve()
-    return resolved.is_relative_to(root.resolve()) and resolved.is_file()
+    if not resolved.is_relative_to(root.resolve()):
+        return None
+    try:
+        found = resolved.stat()
+    except OSError:
+        return None
+    return found if stat.S_ISREG(found.st_mode) else None
+
+
+def _etag(recording: Recording, found: os.stat_result, format: str | None) -> str:
+    """Strong validator: a recording's file never changes once written (same size and
+    mtime: same bytes); a conversion is named by its source and its format."""
+    return f'"{recording.id}-{found.st_size}-{found.st_mtime_ns}-{format or recording.format}"'
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag in tags
 
 
 @router.get("", response_model=list[RecordingOut])
 async def search_recordings(db: DbDep, principal: Agent,
-                            linkedid: str | None = None, since: datetime | None = None,
-                            until: datetime | None = None,
-                            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                            offset: Annotated[int, Query(ge=0)] = 0) -> list[Recording]:
+                            linkedid: Linkedid | None = None, since: Timestamp | None = None,
+                            until: Timestamp | None = None,
+                            limit: Limit = 100, offset: Offset = 0) -> list[Recording]:
     query = select(Recording).order_by(Recording.created_at.desc(), Recording.id.desc())
     if principal.is_agent:
         query = query.join(Call, Call.linkedid == Recording.linkedid).where(
@@ -87,16 +113,30 @@ async def search_recordings(db: DbDep, principal: Agent,
     return list(await db.scalars(query.limit(limit).offset(offset)))
 
 
-@router.get("/{recording_id}", response_model=None,
-            responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}, "audio/ogg": {}}},
-                       206: {"description": "the requested byte range"},
-                       416: {"description": "range not satisfiable"}})
-async def get_recording(recording_id: int, request: Request, principal: Agent, db: DbDep,
-                        service: ServiceDep,
-                        format: Literal["mp3", "ogg"] | None = None
-                        ) -> FileResponse | StreamingResponse:
+AudioFormat = Literal["mp3", "ogg"]
+AUDIO = {200: {"description": "the file (or its conversion)",
+               "content": {"audio/wav": {}, "audio/mpeg": {}, "audio/ogg": {}}},
+         206: {"description": "the requested byte range"},
+         304: {"description": DESCRIPTIONS[304]},
+         400: {"description": "malformed Range header"},
+         416: {"description": DESCRIPTIONS[416]},
+         **errors(404, 410)}
+
+
+@router.get("/{recording_id}", response_model=None, responses=AUDIO)
+async def get_recording(recording_id: ObjectId, request: Request, principal: Agent, db: DbDep,
+                        service: ServiceDep, format: AudioFormat | None = None) -> Response:
     """The file: inline with Range support for players, as an attachment for downloads;
-    `format=mp3|ogg` converts on the fly (streamed through ffmpeg)."""
+    `format=mp3|ogg` converts on the fly (streamed through ffmpeg). An `ETag` comes with it:
+    `If-None-Match` with it answers 304 (not audited: nothing is sent)."""
+    return await _serve(recording_id, request, principal, db, service, format)
+
+
+@router.head("/{recording_id}", response_model=None, responses=AUDIO)
+async def head_recording(recording_id: ObjectId, request: Request, principal: Agent,
+                         db: DbDep, service: ServiceDep,
+                         format: AudioFormat | None = None) -> Response:
+    """The headers of GET (type, length, ETag) without the file; not audited."""
     return await _serve(recording_id, request, principal, db, service, format)
 
 
@@ -105,9 +145,9 @@ class SignedUrl(BaseModel):
     expires_in: int
 
 
-@router.post("/{recording_id}/url", response_model=SignedUrl)
-async def signed_url(recording_id: int, principal: Agent, db: DbDep, service: ServiceDep,
-                     format: Literal["mp3", "ogg"] | None = None) -> SignedUrl:
+@router.post("/{recording_id}/url", response_model=SignedUrl, responses=errors(404, 410))
+async def signed_url(recording_id: ObjectId, principal: Agent, db: DbDep, service: ServiceDep,
+                     format: AudioFormat | None = None) -> SignedUrl:
     """A short-lived URL for an <audio> element, which cannot send an Authorization header."""
     await _recording_for(db, recording_id, principal, service.settings.recordings_dir)
     ttl = service.settings.recording_url_seconds
@@ -116,37 +156,65 @@ async def signed_url(recording_id: int, principal: Agent, db: DbDep, service: Se
     return SignedUrl(url=url, expires_in=ttl)
 
 
-@router.get("/{recording_id}/play", response_model=None)
-async def play_signed(recording_id: int, sig: str, request: Request, db: DbDep,
-                      service: ServiceDep, format: Literal["mp3", "ogg"] | None = None
-                      ) -> FileResponse | StreamingResponse:
+Signature = text(1000, min_length=1)
+SIGNED = {**AUDIO, **errors(403)}
+
+
+@router.get("/{recording_id}/play", response_model=None, responses=SIGNED)
+async def play_signed(recording_id: ObjectId, sig: Signature, request: Request, db: DbDep,
+                      service: ServiceDep, format: AudioFormat | None = None) -> Response:
+    principal = await _signer(recording_id, sig, db, service)
+    return await _serve(recording_id, request, principal, db, service, format)
+
+
+@router.head("/{recording_id}/play", response_model=None, responses=SIGNED)
+async def head_signed(recording_id: ObjectId, sig: Signature, request: Request, db: DbDep,
+                      service: ServiceDep, format: AudioFormat | None = None) -> Response:
+    principal = await _signer(recording_id, sig, db, service)
+    return await _serve(recording_id, request, principal, db, service, format)
+
+
+async def _signer(recording_id: int, sig: str, db: AsyncSession, service: Service) -> Principal:
     payload = service.keys.recording.verify(sig, max_age=service.settings.recording_url_seconds)
     if payload is None or payload.get("rid") != recording_id:
         raise HTTPException(403, "invalid or expired link")
     user = await db.get(User, int(payload["uid"]))  # type: ignore[arg-type]
     if user is None or not user.active:
         raise HTTPException(403, "invalid or expired link")
-    return await _serve(recording_id, request, Principal.of(user), db, service, format)
+    return Principal.of(user)
 
 
 async def _serve(recording_id: int, request: Request, principal: Principal, db: AsyncSession,
-                 service: Service, format: str | None) -> FileResponse | StreamingResponse:
-    recording = await _recording_for(db, recording_id, principal, service.settings.recordings_dir)
+                 service: Service, format: str | None) -> Response:
+    recording, found = await _recording_for(db, recording_id, principal,
+                                            service.settings.recordings_dir)
+    converting = format is not None and format != recording.format
+    etag = _etag(recording, found, format if converting else None)
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    media_type = MEDIA_TYPES[format] if converting and format else MEDIA_TYPES.get(
+        recording.format, "audio/wav")
+    if request.method == "HEAD" and converting:
+        return Response(media_type=media_type, headers={"ETag": etag})
     ranged = "range" in request.headers
-    audit(db, username=principal.username,
-          action="recording.listen" if ranged else "recording.download",
-          object_type="recording", object_id=recording_id, client=client_ip(request),
-          details=f"format={format or recording.format} range={request.headers.get('range')}")
-    await db.commit()
+    if request.method != "HEAD":
+        asked = request.headers.get("range")
+        if asked is not None and not (asked.isprintable() and len(asked) <= 100):
+            asked = "(malformed)"
+        audit(db, username=principal.username,
+              action="recording.listen" if ranged else "recording.download",
+              object_type="recording", object_id=recording_id, client=client_ip(request),
+              details=f"format={format or recording.format} range={asked}")
+        await db.commit()
     path = Path(recording.path)
-    if format is not None and format != recording.format:
+    if converting:
         name = f"{recording.linkedid}.{format}"
         return StreamingResponse(
-            _ffmpeg(path, format), media_type=MEDIA_TYPES[format],
-            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+            _ffmpeg(path, format or ""), media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "ETag": etag})
     disposition = "inline" if ranged else "attachment"
-    return RecordingFile(path, media_type=MEDIA_TYPES.get(recording.format, "audio/wav"),
-                         filename=path.name, content_disposition_type=disposition)
+    return RecordingFile(path, media_type=media_type, filename=path.name, stat_result=found,
+                         headers={"ETag": etag}, content_disposition_type=disposition)
 
 
 async def _ffmpeg(path: Path, format: str) -> AsyncIterator[bytes]:

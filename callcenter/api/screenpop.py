@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.api.auth import Agent, Principal, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.api.fields import PhoneInput
 from callcenter.calls.pops import Subscriber
 from callcenter.contacts.access import CardNotAllowed, audit_card_read, check_agent_may_read
 from callcenter.contacts.screenpop import load_pop
@@ -29,7 +30,7 @@ router = APIRouter(tags=["screen pop"])
                                             "may see it), `last_calls`, `open_callbacks`"},
                        404: {"description": "an agent not on a call with this number (now or "
                                             "within agent_card_window_hours)"}})
-async def screenpop(number: str, principal: Agent, db: DbDep, service: ServiceDep,
+async def screenpop(number: PhoneInput, principal: Agent, db: DbDep, service: ServiceDep,
                     request: Request) -> JSONResponse:
     """The card for a number however it is written (+7 916 123-45-67, 89161234567, 0049...).
     An unknown number gives an empty card marked new. Agents: only for numbers they are or

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.contacts.models import Contact, ContactNumber
+from callcenter.limits import column_length
 from callcenter.phone import to_e164
 
 # Header names understood without a mapping (lower-cased, spaces and dashes as "_").
@@ -34,7 +35,12 @@ MAX_ROWS = 200_000
 
 
 class ImportFileError(ValueError):
-    """The file as a whole cannot be read (format, encoding, no header)."""
+    """The file as a whole cannot be read (format, encoding, no header), or the mapping does
+    not fit it: `field` says which of the two."""
+
+    def __init__(self, message: str, field: str = "file") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -117,6 +123,8 @@ def parse_rows(table: list[list[str]], mapping: dict[str, str] | None,
     if len(table) > MAX_ROWS + 1:
         raise ImportFileError(f"more than {MAX_ROWS} rows")
     header = [h.strip() for h in table[0]]
+    if any("\x00" in h for h in header):
+        raise ImportFileError("a column header contains a NUL character")
     columns = _columns(header, mapping)
     if "name" not in columns.values() or "phones" not in columns.values():
         raise ImportFileError("no name or phone column: give a mapping")
@@ -148,6 +156,9 @@ def parse_rows(table: list[list[str]], mapping: dict[str, str] | None,
         email = values.get("email", "").strip() or None
         if email and not _EMAIL.match(email):
             problems.append(f"not an e-mail address: {email}")
+        problems += _too_long(name=name, email=email or "")
+        if any("\x00" in cell for cell in cells):
+            problems.append("a cell contains a NUL character")
         if problems:
             errors.append({"line": offset, "errors": problems})
             continue
@@ -161,14 +172,24 @@ def parse_rows(table: list[list[str]], mapping: dict[str, str] | None,
     return rows, errors
 
 
+_LENGTHS = {"name": column_length(Contact.name), "email": column_length(Contact.email)}
+
+
+def _too_long(**values: str) -> list[str]:
+    return [f"{field} longer than {_LENGTHS[field]} characters"
+            for field, value in values.items() if len(value) > _LENGTHS[field]]
+
+
 def _columns(header: list[str], mapping: dict[str, str] | None) -> dict[int, str]:
     if mapping:
         unknown = set(mapping) - TARGETS
         if unknown:
-            raise ImportFileError(f"unknown mapping targets: {', '.join(sorted(unknown))}")
+            raise ImportFileError(f"unknown mapping targets: {', '.join(sorted(unknown))}",
+                                  field="mapping")
         missing = [column for column in mapping.values() if column not in header]
         if missing:
-            raise ImportFileError(f"mapped columns not in the file: {', '.join(missing)}")
+            raise ImportFileError(f"mapped columns not in the file: {', '.join(missing)}",
+                                  field="mapping")
         return {header.index(column): target for target, column in mapping.items()}
     out = {}
     for index, name in enumerate(header):
@@ -185,7 +206,13 @@ async def apply(session: AsyncSession, rows: Iterable[Row], *,
     by_number: dict[str, Contact] = {}
     by_email: dict[str, Contact] = {}
     for done, row in enumerate(rows, start=1):
-        existing = await _existing(session, row, by_number, by_email)
+        owners = await _owners(session, row, by_number, by_email)
+        existing = owners[0] if owners else None
+        if len(owners) > 1 and on_duplicate == "merge":
+            ids = ", ".join(str(c.id) for c in owners)
+            report.errors.append({"line": row.line, "errors": [
+                f"its numbers belong to different contacts ({ids}): merge those first"]})
+            continue
         if existing is not None and on_duplicate == "skip":
             report.skipped_duplicates.append({"line": row.line, "contact_id": existing.id})
         elif existing is not None:
@@ -207,18 +234,26 @@ async def apply(session: AsyncSession, rows: Iterable[Row], *,
             progress(done)
 
 
-async def _existing(session: AsyncSession, row: Row, by_number: dict[str, Contact],
-                    by_email: dict[str, Contact]) -> Contact | None:
-    for number in row.phones:
-        if number in by_number:
-            return by_number[number]
+async def _owners(session: AsyncSession, row: Row, by_number: dict[str, Contact],
+                  by_email: dict[str, Contact]) -> list[Contact]:
+    """The contacts the row is a duplicate of: those holding its numbers, else its e-mail.
+    More than one means the row would join two people."""
+    owners = {by_number[n].id: by_number[n] for n in row.phones if n in by_number}
+    unseen = [n for n in row.phones if n not in by_number]
+    if unseen:
+        for contact in await session.scalars(
+                select(Contact).where(Contact.id.in_(
+                    select(ContactNumber.contact_id).where(ContactNumber.number.in_(unseen))))
+                .order_by(Contact.id)):
+            owners.setdefault(contact.id, contact)
+    if owners:
+        return list(owners.values())
     if row.email and row.email in by_email:
-        return by_email[row.email]
-    found = await session.scalar(select(Contact).join(ContactNumber)
-                                 .where(ContactNumber.number.in_(row.phones)).limit(1))
-    if found is None and row.email:
+        return [by_email[row.email]]
+    if row.email:
         found = await session.scalar(select(Contact).where(Contact.email == row.email).limit(1))
-    return found
+        return [found] if found is not None else []
+    return []
 
 
 def _merge(contact: Contact, row: Row) -> None:

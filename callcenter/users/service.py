@@ -8,6 +8,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.limits import (
+    AMI_VALUE,
+    INTERFACE,
+    USERNAME,
+    InvalidInput,
+    check_text,
+    column_length,
+)
 from callcenter.users.models import ROLES, ApiToken, User
 from callcenter.users.security import hash_password, new_api_token, token_hash, verify_password
 from callcenter.users.throttle import LoginThrottle
@@ -26,9 +34,17 @@ async def create_user(session: AsyncSession, *, username: str, role: str,
                       interface: str | None = None,
                       outbound_callerid: str | None = None) -> User:
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
     if role == "agent" and not (agent_name and interface):
-        raise ValueError("an agent needs an agent name and an Asterisk interface")
+        raise InvalidInput("interface" if agent_name else "agent_name",
+                           "an agent needs an agent name and an Asterisk interface")
+    # the CLI comes here without the API's schema: the same bounds, checked once more
+    check_text("username", username, column_length(User.username), USERNAME)
+    for field, value, pattern in (("agent_name", agent_name, AMI_VALUE),
+                                  ("interface", interface, INTERFACE),
+                                  ("outbound_callerid", outbound_callerid, AMI_VALUE)):
+        if value is not None:
+            check_text(field, value, column_length(getattr(User, field)), pattern)
     user = User(username=username, role=role,
                 password_hash=await hash_password(password) if password else None,
                 agent_name=agent_name, interface=interface,

@@ -91,7 +91,10 @@ async def test_bad_uploads_get_a_clear_error_and_change_nothing(api):
         ("list.csv", b"", "empty"),
     ]:
         response = await upload(api, name, data)
-        assert response.status_code == 422 and expected in response.json()["detail"], name
+        assert response.status_code == 422, name
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", "file"] and expected in error["msg"], name
     response = await upload(api, "c.csv", b"a,b\n", mapping='{"name": "nope"}')
     assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "mapping"]
     assert await count(api, Contact) == 0 and await count(api, ContactNumber) == 0

@@ -22,6 +22,7 @@ ENDPOINTS = [
      {"files": {"file": ("c.csv", b"name,phone\nA,+79990000001\n", "text/csv")}}),
     ("GET", "/recordings", "agent", {}),
     ("GET", "/recordings/{recording_id}", "agent", {}),
+    ("HEAD", "/recordings/{recording_id}", "agent", {}),
     ("POST", "/recordings/{recording_id}/url", "agent", {}),
     ("POST", "/recordings/purge", "supervisor", {}),
     ("POST", "/agents/me", "agent", {"json": {"action": "pause", "reason": "lunch"}}),
@@ -45,7 +46,7 @@ ENDPOINTS = [
 ]
 # Open by design: liveness, logging in, and recordings behind a signed short-lived URL.
 PUBLIC = {("GET", "/health"), ("POST", "/auth/login"),
-          ("GET", "/recordings/{recording_id}/play")}
+          ("GET", "/recordings/{recording_id}/play"), ("HEAD", "/recordings/{recording_id}/play")}
 
 
 def test_every_endpoint_is_in_the_matrix(api):
