@@ -119,7 +119,7 @@ class LedgerFollower:
                 self.unparsed_lines += 1
                 continue
             self.deriver.add_cel(event, mark)
-        records = self.deriver.finished(self._clock())
+        records = self.deriver.finished(self._clock(), cel_caught_up=cel.caught_up)
         cel_low, queue_low = self.deriver.low_water()
         positions = {"cel": cel.position(cel_low or cel.end) if cel.started else None,
                      "queue_log": queue_log.position(queue_low or queue_log.end)

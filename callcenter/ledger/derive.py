@@ -169,11 +169,14 @@ class LedgerDeriver(Generic[P]):
     def __init__(self, inbound_contexts: Iterable[str] = ("callcenter-inbound",),
                  outbound_contexts: Iterable[str] = ("callcenter-outbound",
                                                      "callcenter-agents"),
-                 default_region: str = "RU", settle_seconds: float = 5.0) -> None:
+                 default_region: str = "RU", settle_seconds: float = 5.0,
+                 stale_seconds: float = 12 * 3600) -> None:
         self.inbound_contexts = frozenset(inbound_contexts)
         self.outbound_contexts = frozenset(outbound_contexts)
         self.default_region = default_region
         self.settle_seconds = settle_seconds
+        self.stale_seconds = stale_seconds  # a call silent this long in CEL is over
+        self._cel_clock = 0.0  # the latest CEL event read
         self.calls: dict[str, _Call[P]] = {}
         self._call_of: dict[str, str] = {}  # Uniqueid -> Linkedid, for queue_log's callid
         # queue_log lines of calls not finished yet, by callid, with where each was read
@@ -183,6 +186,7 @@ class LedgerDeriver(Generic[P]):
     # -- input -----------------------------------------------------------------------------
 
     def add_cel(self, event: CelEvent, position: P) -> None:
+        self._cel_clock = max(self._cel_clock, event.at)
         call = self.calls.get(event.linkedid)
         if call is None:
             if event.kind == "LINKEDID_END":
@@ -239,15 +243,23 @@ class LedgerDeriver(Generic[P]):
 
     # -- output ----------------------------------------------------------------------------
 
-    def finished(self, now: float) -> list[CallRecord]:
+    def finished(self, now: float, cel_caught_up: bool = False) -> list[CallRecord]:
         """Records of the calls that are over: LINKEDID_END read and their queue stays ended
-        (or given `settle_seconds` to), or dropped by an Asterisk restart."""
+        (or given `settle_seconds` to); dropped by an Asterisk restart (QUEUESTART), once CEL
+        has been read past it; or silent for `stale_seconds`. `cel_caught_up`: everything
+        written to CEL so far has been read, so its clock stands at `now`."""
+        if cel_caught_up:
+            self._cel_clock = max(self._cel_clock, now - self.settle_seconds)
+        restarts = [at for at in self._restarts if at < self._cel_clock]
+        restart = max(restarts, default=None)
         done = []
         for call in list(self.calls.values()):
             if call.ended_at is None:
-                if not self._restarts or call.last_event_at > max(self._restarts):
+                dropped = restart is not None and call.last_event_at < restart
+                silent = call.last_event_at < self._cel_clock - self.stale_seconds
+                if not (dropped or silent):
                     continue
-                call.inferred = True  # Asterisk restarted under it: no LINKEDID_END comes
+                call.inferred = True  # no LINKEDID_END will come
                 call.ended_at = call.last_event_at
             if call.ended_seen_at is None:
                 call.ended_seen_at = now
@@ -255,8 +267,8 @@ class LedgerDeriver(Generic[P]):
                     and now - call.ended_seen_at < self.settle_seconds):
                 continue
             done.append(self._finish(call))
-        if self._restarts and not any(c.ended_at is None for c in self.calls.values()):
-            self._restarts.clear()
+        self._restarts = [at for at in self._restarts if at not in restarts]
+        self._forget_unclaimed_queue_lines(self._cel_clock - self.stale_seconds)
         return done
 
     def low_water(self) -> tuple[P | None, P | None]:
@@ -265,14 +277,13 @@ class LedgerDeriver(Generic[P]):
         queue = min((lines[0][0] for lines in self._queue_lines.values()), default=None)
         return cel, queue
 
-    def forget_queue_lines_before(self, at: float) -> int:
-        """Drops queue_log lines of callids no CEL call ever claimed, older than `at` (a call
-        whose CEL began before where we started reading): they would hold the low water."""
+    def _forget_unclaimed_queue_lines(self, before: float) -> None:
+        """Drops queue_log lines of callids no CEL call claimed, older than `before` (a call
+        whose CEL began before where reading started): they would hold the low water."""
         stale = [callid for callid, lines in self._queue_lines.items()
-                 if callid not in self._call_of and lines[-1][1].at < at]
+                 if callid not in self._call_of and lines[-1][1].at < before]
         for callid in stale:
             del self._queue_lines[callid]
-        return len(stale)
 
     # -- derivation ------------------------------------------------------------------------
 
@@ -331,7 +342,8 @@ class LedgerDeriver(Generic[P]):
             if wait is None:
                 wait = round((last_stay.left_at or ended) - last_stay.entered_at, 3)
             abandon_position = last_stay.position_left if outcome == "abandoned" else None
-            hangup_by = last_stay.hangup_by or ("customer" if outcome == "abandoned" else None)
+            hangup_by = last_stay.hangup_by or (
+                "system" if call.inferred else "customer" if outcome == "abandoned" else None)
         elif (bridged_at := _bridged_at(channels)) is not None:
             outcome = "transferred" if transfer_target else "answered"
             answered_at = bridged_at

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -78,3 +79,32 @@ def test_queue_log_verbs_keep_their_own_outcomes(ledger, live):
     outcomes = sorted(r.outcome for r in ledger.values())
     assert outcomes == sorted(["answered", "abandoned", "timeout", "abandoned", "transferred",
                                "answered", "answered", "closed"])
+
+
+def test_calls_dropped_by_an_asterisk_restart_are_closed_once_cel_passes_it():
+    """kill -9 of Asterisk: the waiting caller's call never gets its LINKEDID_END; app_queue's
+    QUEUESTART at the next start closes it, as of its last event, its end inferred."""
+    deriver: LedgerDeriver[int] = LedgerDeriver()
+    lines = (LEDGER / "cel-1.jsonl").read_text().splitlines()
+    ends = [i for i, line in enumerate(lines) if "LINKEDID_END" in line]
+    events = [CelEvent.parse(line) for line in lines[:ends[1] + 8]]  # the third call waits
+    queue = [QueueLogLine.parse(line) for line in (LEDGER / "queue_log-1").read_text()
+             .splitlines() if "EXITWITHTIMEOUT" not in line]
+    for number, event in enumerate(events):
+        deriver.add_cel(event, number)
+    for number, line in enumerate(queue):
+        deriver.add_queue_log(line, number)
+    assert len(deriver.finished(now=4e9)) == 2
+    waiting = next(iter(deriver.calls.values()))
+    restart_at = waiting.last_event_at + 30
+    deriver.add_queue_log(QueueLogLine(restart_at, "NONE", "NONE", "NONE", "QUEUESTART", ()),
+                          len(queue))
+    assert deriver.finished(now=4e9) == []  # CEL has not been read past the restart yet
+    later = dataclasses.replace(events[0], linkedid="after-restart", uniqueid="after-restart",
+                                at=restart_at + 5)
+    deriver.add_cel(later, len(events))
+    [dropped] = deriver.finished(now=4e9)
+    assert (dropped.linkedid, dropped.queue, dropped.outcome, dropped.hangup_by,
+            dropped.end_inferred) == (waiting.linkedid, "sales", "abandoned", "system", True)
+    assert dropped.ended_at.timestamp() == pytest.approx(waiting.last_event_at)
+    assert list(deriver.calls) == ["after-restart"]
