@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from callcenter.phone import to_e164
 
@@ -245,7 +245,7 @@ class CallTracker:
         call.live.add(uniqueid)
         self._leg_call[uniqueid] = linkedid
         if leg.context in self.inbound_contexts and (
-                call.entry_leg is None or _is_local_twin(call.legs[call.entry_leg], leg)):
+                call.entry_leg is None or is_local_twin(call.legs[call.entry_leg], leg)):
             # of a Local channel pair, the ;2 half is the one running the inbound dialplan
             call.entry_leg = uniqueid
         originate = self._originates.pop(uniqueid, None)
@@ -480,11 +480,11 @@ class CallTracker:
             outcome = "failed"
 
         if hangup_by is None and call.first_hangup is not None and outcome != "failed":
+            first = call.legs[call.first_hangup]
             if call.outbound is not None:
-                agent_side = _same_side(call.first_hangup, call, legs[0])
-                hangup_by = "agent" if agent_side else "customer"
+                hangup_by = "agent" if same_side(first, legs[0]) else "customer"
             else:
-                hangup_by = "customer" if _same_side(call.first_hangup, call, entry) else "agent"
+                hangup_by = "customer" if same_side(first, entry) else "agent"
 
         return CallRecord(
             linkedid=call.linkedid,
@@ -566,18 +566,23 @@ def _stay_outcome(stay: _QueueStay) -> str:
     return "abandoned"
 
 
-def _same_side(uniqueid: str, call: _Call, reference: _Leg | None) -> bool:
+class Channel(Protocol):
+    uniqueid: str
+    channel: str
+
+
+def same_side(leg: Channel, reference: Channel | None) -> bool:
     """Whether a channel is the reference channel or its Local-channel twin."""
     if reference is None:
         return False
-    leg = call.legs[uniqueid]
     if leg.uniqueid == reference.uniqueid:
         return True
     return reference.channel.startswith("Local/") and (
         leg.channel.split(";")[0] == reference.channel.split(";")[0])
 
 
-def _is_local_twin(first: _Leg, second: _Leg) -> bool:
+def is_local_twin(first: Channel, second: Channel) -> bool:
+    """Whether `second` is the ;2 half of the Local channel whose ;1 half is `first`."""
     return (first.channel.startswith("Local/") and first.channel.endswith(";1")
             and second.channel == first.channel[:-1] + "2")
 

@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from callcenter.calls.tracker import CallRecord, LegRecord, QueueEntryRecord
+from callcenter.calls.tracker import (
+    CallRecord,
+    LegRecord,
+    QueueEntryRecord,
+    is_local_twin,
+    same_side,
+)
 from callcenter.phone import to_e164
 
 P = TypeVar("P")  # where a line was read (a reader's position): only ordered and kept
@@ -361,9 +367,9 @@ class LedgerDeriver(Generic[P]):
         if hangup_by is None and call.first_hangup is not None and outcome != "failed":
             first = call.channels[call.first_hangup]
             if direction == "outbound":
-                hangup_by = "agent" if _same_side(first, channels[0]) else "customer"
+                hangup_by = "agent" if same_side(first, channels[0]) else "customer"
             else:
-                hangup_by = "customer" if _same_side(first, entry) else "agent"
+                hangup_by = "customer" if same_side(first, entry) else "agent"
 
         return CallRecord(
             linkedid=call.linkedid, direction=direction,
@@ -402,7 +408,7 @@ class LedgerDeriver(Generic[P]):
         for channel in channels:
             if channel.context not in self.inbound_contexts:
                 continue
-            if entry is None or _is_local_twin(entry, channel):
+            if entry is None or is_local_twin(entry, channel):
                 entry = channel
         return entry
 
@@ -481,21 +487,6 @@ def _bridged_at(channels: list[_Channel]) -> float | None:
 def _outbound_number(channel: _Channel) -> str:
     """The number an outbound channel dialled: its extension in the outbound context."""
     return channel.last_exten if channel.last_exten not in ("", "s") else channel.exten
-
-
-def _same_side(channel: _Channel, reference: _Channel | None) -> bool:
-    """Whether a channel is the reference channel or its Local-channel twin."""
-    if reference is None:
-        return False
-    if channel.uniqueid == reference.uniqueid:
-        return True
-    return reference.channel.startswith("Local/") and (
-        channel.channel.split(";")[0] == reference.channel.split(";")[0])
-
-
-def _is_local_twin(first: _Channel, second: _Channel) -> bool:
-    return (first.channel.startswith("Local/") and first.channel.endswith(";1")
-            and second.channel == first.channel[:-1] + "2")
 
 
 def _dt(ts: float) -> datetime:
