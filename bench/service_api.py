@@ -78,9 +78,10 @@ async def prepare(url: str, recordings: Path) -> dict[str, object]:
             "files": files}
 
 
-def start_service(url: str, ami_port: int, http_port: int, tmp: Path) -> subprocess.Popen:
+def start_service(url: str, ami_port: int, http_port: int, tmp: Path,
+                  agi_port: int = 0) -> subprocess.Popen:
     env = {**os.environ, "CALLCENTER_DATABASE_URL": url, "CALLCENTER_AMI_PORT": str(ami_port),
-           "CALLCENTER_HTTP_PORT": str(http_port), "CALLCENTER_AGI_PORT": "0",
+           "CALLCENTER_HTTP_PORT": str(http_port), "CALLCENTER_AGI_PORT": str(agi_port),
            "CALLCENTER_RECORDINGS_DIR": str(tmp / "recordings"),
            "CALLCENTER_SPOOL_DIR": str(tmp / "spool"), "CALLCENTER_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([sys.executable, "-m", "callcenter", "run"], env=env)
