@@ -11,14 +11,13 @@ from pathlib import Path
 import httpx
 
 from bench.common import Result, p50, percentile
-from bench.service_api import start_service, wait_ready, write_wav
+from bench.service_api import running_service, write_wav
 from callcenter.calls.models import Call
 from callcenter.db import create_engine, session_factory
 from callcenter.recordings.models import Recording
 from callcenter.users.service import create_token, create_user
 from tests.rig import free_port
 from tests.unit.agi_peer import load, replay
-from tests.unit.fake_ami import FakeAMI
 
 IMPORT_ROWS = 100_000
 CONVERSIONS = 20
@@ -101,10 +100,7 @@ def run(url: str, tmp_dir: str) -> list[Result]:
     base = f"http://127.0.0.1:{http_port}"
 
     async def measure() -> dict[str, object]:
-        peer = await FakeAMI().start()
-        service = start_service(url, peer.port, http_port, tmp, agi_port=agi_port)
-        try:
-            await wait_ready(base)
+        async with running_service(url, http_port, tmp, agi_port):
             stop = asyncio.Event()
             quiet_task = asyncio.create_task(lookups(agi_port, stop))
             await asyncio.sleep(QUIET_SECONDS)
@@ -115,10 +111,6 @@ def run(url: str, tmp_dir: str) -> list[Result]:
             web = await web_load(base, token, recording_id)
             stop.set()
             return {"quiet": quiet, "busy": await busy_task, "web": web}
-        finally:
-            service.terminate()
-            service.wait(30)
-            await peer.stop()
 
     m = asyncio.run(measure())
     quiet, busy, web = m["quiet"], m["busy"], m["web"]
