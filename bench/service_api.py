@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 import wave
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,12 +80,28 @@ async def prepare(url: str, recordings: Path) -> dict[str, object]:
             "files": files}
 
 
-def start_service(url: str, ami_port: int, http_port: int, tmp: Path) -> subprocess.Popen:
+def start_service(url: str, ami_port: int, http_port: int, tmp: Path,
+                  agi_port: int = 0) -> subprocess.Popen:
     env = {**os.environ, "CALLCENTER_DATABASE_URL": url, "CALLCENTER_AMI_PORT": str(ami_port),
-           "CALLCENTER_HTTP_PORT": str(http_port), "CALLCENTER_AGI_PORT": "0",
+           "CALLCENTER_HTTP_PORT": str(http_port), "CALLCENTER_AGI_PORT": str(agi_port),
            "CALLCENTER_RECORDINGS_DIR": str(tmp / "recordings"),
            "CALLCENTER_SPOOL_DIR": str(tmp / "spool"), "CALLCENTER_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([sys.executable, "-m", "callcenter", "run"], env=env)
+
+
+@asynccontextmanager
+async def running_service(url: str, http_port: int, tmp: Path,
+                          agi_port: int = 0) -> AsyncIterator[FakeAMI]:
+    """The service as `callcenter run`, ready, beside a fake Asterisk (yielded)."""
+    peer = await FakeAMI().start()
+    service = start_service(url, peer.port, http_port, tmp, agi_port)
+    try:
+        await wait_ready(f"http://127.0.0.1:{http_port}")
+        yield peer
+    finally:
+        service.terminate()
+        service.wait(30)
+        await peer.stop()
 
 
 async def wait_ready(base: str, timeout: float = 30) -> None:
@@ -177,10 +195,7 @@ def run(url: str, tmp_dir: str) -> list[Result]:
     base = f"http://127.0.0.1:{http_port}"
 
     async def measure() -> dict[str, object]:
-        peer = await FakeAMI().start()
-        service = start_service(url, peer.port, http_port, tmp)
-        try:
-            await wait_ready(base)
+        async with running_service(url, http_port, tmp) as peer:
             loop = asyncio.get_running_loop()
             with ProcessPoolExecutor(1) as pool:
                 # a supervisor's pops: an agent may read only the cards of their own callers
@@ -198,10 +213,6 @@ def run(url: str, tmp_dir: str) -> list[Result]:
                                             {"format": "mp3"})
             return {"api": api, "raw": raw, "rings": rings, "big": big, "disk": disk,
                     "mp3": mp3_seconds}
-        finally:
-            service.terminate()
-            service.wait(30)
-            await peer.stop()
 
     m = asyncio.run(measure())
     api, raw, rings = m["api"], m["raw"], m["rings"]

@@ -10,6 +10,7 @@ import getpass
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -317,29 +318,32 @@ def _new_password(*, from_stdin: bool) -> str:
 
 
 async def _contacts_import(settings: Settings, args: argparse.Namespace) -> int:
-    from callcenter.contacts.card import rows_within_policy
-    from callcenter.contacts.importer import ImportFileError, apply, parse_rows, read_table
+    from callcenter.contacts.importer import ImportFileError, apply, parse_file, spooled
     from callcenter.contacts.lookup import field_rules
     from callcenter.db import create_engine, session_factory
 
-    try:
-        table = read_table(args.file.read_bytes(), args.file.name)
-        rows, errors = parse_rows(table, None, args.region or settings.default_region)
-    except (OSError, ImportFileError) as exc:
-        print(f"callcenter: cannot import {args.file}: {exc}", file=sys.stderr)
-        return 2
-    report = Report(errors=errors)
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
-            rows = rows_within_policy(rows, await field_rules(session), report.errors)
-            if args.strict and report.errors:
+            rules = await field_rules(session)
+        with tempfile.TemporaryDirectory(prefix="import-") as work:
+            try:  # a command has no event loop to keep free: parsed here, in this process
+                parsed = parse_file(args.file, args.file.name, None,
+                                    args.region or settings.default_region,
+                                    Path(work) / "rows", rules)
+            except (OSError, ImportFileError) as exc:
+                print(f"callcenter: cannot import {args.file}: {exc}", file=sys.stderr)
+                return 2
+            report = Report(errors=parsed.errors)
+            if args.strict and parsed.errors:
                 _print_report(report)
                 print("nothing imported (--strict)", file=sys.stderr)
                 return 1
-            await apply(session, rows, on_duplicate="merge" if args.merge else "skip",
-                        report=report, progress=lambda done: _progress(done, len(rows)))
-            await session.commit()
+            async with session_factory(engine)() as session:
+                await apply(session, spooled(parsed.spool),
+                            on_duplicate="merge" if args.merge else "skip", report=report,
+                            progress=lambda done: _progress(done, parsed.rows))
+                await session.commit()
     finally:
         await engine.dispose()
     print(file=sys.stderr)

@@ -23,14 +23,17 @@ from callcenter.calls.tracker import CallTracker
 from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
 from callcenter.ledger.derive import LedgerDeriver
+from callcenter.metrics import Metrics
 from callcenter.queues.live import LiveState
 from callcenter.recordings.retention import purge_expired
 from callcenter.recordings.sweep import SweepReport, sweep_orphans
+from callcenter.runtime import settle
 from callcenter.settings import Settings
 from callcenter.supervisor import SupervisedTask, Supervisor
 from callcenter.users.security import Keys
 from callcenter.users.throttle import LoginThrottle
 from callcenter.users.tickets import TicketBook
+from callcenter.workers import Slots, Workers
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +68,60 @@ class Service:
         self.pops = ScreenPopHub(self.sessions, settings.default_region)
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
+        self.metrics = Metrics()
         self.routes = Routes(settings, self.sessions, ivr)
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table(),
-                                 allowed_peers=settings.agi_allowed_peers)
+                                 allowed_peers=settings.agi_allowed_peers,
+                                 on_session=self.metrics.observe_agi)
         self.supervisor = Supervisor()
         self.last_sweep: SweepReport | None = None
         self.keys = _keys(settings)
         self.login_throttle = LoginThrottle(settings.login_limits_per_user,
                                             settings.login_limits_per_address)
         self.ws_tickets = TicketBook(self.keys.ws_ticket, settings.ws_ticket_seconds)
+        # heavy web work: off the loop and bounded
+        self.workers = Workers(settings.import_processes)
+        self.imports = Slots("imports", settings.max_imports, retry_after=10)
+        self.conversions = Slots("conversions", settings.max_conversions, retry_after=5)
+        self._read_metrics()
         # who a bearer token belongs to: looked up at most every 10 s per token
         self.principals: TTLCache[object] = TTLCache(10)
+
+    def _read_metrics(self) -> None:
+        """What /metrics shows besides HTTP and FastAGI latency: read when scraped."""
+        m = self.metrics
+        m.gauge("callcenter_ami_connected", "1 while logged in to Asterisk's AMI",
+                lambda: self.ami.connected)
+        m.counter("callcenter_ami_events", "AMI events received", lambda: self.ami.events_seen)
+        m.gauge("callcenter_writer_queue_depth", "Records waiting to be written (memory and "
+                "spill file)", lambda: self.writer.pending)
+        m.gauge("callcenter_writer_lag_seconds", "How long the oldest unwritten record has "
+                "waited", self.writer.lag)
+        m.counter("callcenter_writer_records", "Records written (or set aside)",
+                  lambda: self.writer.written)
+        m.gauge("callcenter_writer_database_up", "0 while the writer cannot reach the database",
+                lambda: self.writer.database_up)
+        m.gauge("callcenter_agi_sessions_active", "FastAGI sessions in progress",
+                lambda: self.agi.active)
+        m.counter("callcenter_agi_rejected", "FastAGI connections refused (bad request, "
+                  "unknown route)", lambda: self.agi.rejected)
+        m.counter("callcenter_agi_refused_peers", "FastAGI connections from outside "
+                  "agi_allowed_peers", lambda: self.agi.refused_peers)
+        m.gauge("callcenter_websocket_clients", "Agent WebSockets open",
+                lambda: self.pops.clients)
+        m.counter("callcenter_screen_pops_sent", "Screen pops delivered to a browser",
+                  lambda: self.pops.pops_sent)
+        m.counter("callcenter_screen_pops_dropped", "Messages lost to a browser that fell "
+                  "behind (it is disconnected)", lambda: self.pops.dropped)
+        pool = self.engine.pool
+        m.gauge("callcenter_db_pool_in_use", "Database connections checked out",
+                lambda: getattr(pool, "checkedout", lambda: 0)())
+        m.gauge("callcenter_db_pool_size", "Database connections the pool keeps",
+                lambda: getattr(pool, "size", lambda: 0)())
+        m.gauge("callcenter_conversions_running", "ffmpeg conversions running",
+                lambda: self.conversions.running)
+        m.gauge("callcenter_imports_running", "Contact imports in progress",
+                lambda: self.imports.running)
 
     async def start(self) -> None:
         self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)
@@ -86,6 +132,7 @@ class Service:
         if self.ledger is not None:
             self.supervise("ledger", self.ledger.run)
         self.supervise("recordings-sweep", self._sweep_recordings)
+        settle()  # download buffers go back to the system; start-up objects out of full GCs
         log.info("callcenter started")
 
     def supervise(self, name: str,
@@ -103,6 +150,7 @@ class Service:
         if self.writer.pending:
             await self.writer.save_pending()  # nothing is lost: the next start writes them
         await self.writer.close()
+        self.workers.shutdown()
         await self.engine.dispose()
         log.info("callcenter stopped")
 

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
 
     # Agents read the card of a number only while on a call with it or this long after.
     agent_card_window_hours: float = Field(24.0, gt=0)
+    # Heavy web work, bounded (beyond the bound: 503 + Retry-After): contact imports at once
+    # (parsed in `import_processes` worker processes) and ffmpeg conversions at once.
+    max_imports: int = Field(2, ge=1)
+    import_processes: int = Field(1, ge=1)
+    max_conversions: int = Field(4, ge=1)
 
     log_level: str = "INFO"
 

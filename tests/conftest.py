@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.db import create_engine
+from callcenter.migrate import upgrade
 from tests.rig import Asterisk, Postgres, unavailable_reason, write_test_ivr
 
 TRACES = Path(__file__).parent / "traces"
@@ -63,6 +66,20 @@ async def migrated_postgres(postgres: Postgres) -> str:
 
     await asyncio.to_thread(upgrade, postgres.url)
     return postgres.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine on each database: a fresh SQLite file, the shared PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/test.db"
+        await asyncio.to_thread(upgrade, url)
+    else:
+        url = request.getfixturevalue("postgres").url
+        await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import logging
 import threading
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import func, select
 
 from callcenter import cli
@@ -23,19 +22,6 @@ from callcenter.db import create_engine, session_factory
 from callcenter.migrate import upgrade
 from callcenter.recordings.models import Recording
 from tests.unit.trace import messages
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/test.db"
-        await asyncio.to_thread(upgrade, url)
-    else:
-        url = request.getfixturevalue("postgres").url
-        await asyncio.to_thread(upgrade, url)
-    engine = create_engine(url)
-    yield engine
-    await engine.dispose()
 
 
 def records(name: str) -> list[CallRecord]:

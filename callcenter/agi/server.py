@@ -30,13 +30,16 @@ log = logging.getLogger(__name__)
 
 Route = Callable[[Session], Awaitable[None]]
 LOOPBACK = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
+# told of every finished session: route, the status the dialplan got, seconds
+SessionObserver = Callable[[str, str, float], None]
 
 
 class FastAGIServer:
     def __init__(self, host: str, port: int, routes: dict[str, Route], *,
                  env_timeout: float = 5.0, route_timeout: float = 300.0,
                  command_timeout: float = 10.0, backlog: int = 4096,
-                 allowed_peers: Iterable[IPv4Network | IPv6Network] = LOOPBACK) -> None:
+                 allowed_peers: Iterable[IPv4Network | IPv6Network] = LOOPBACK,
+                 on_session: SessionObserver | None = None) -> None:
         self.host, self.port = host, port
         self.allowed_peers = tuple(allowed_peers)
         self.routes = routes
@@ -44,6 +47,7 @@ class FastAGIServer:
         self.route_timeout = route_timeout
         self.command_timeout = command_timeout
         self.backlog = backlog
+        self.on_session = on_session
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.sessions_served = 0
@@ -125,14 +129,18 @@ class FastAGIServer:
         self.active += 1
         self.most_active = max(self.most_active, self.active)
         started = time.perf_counter()
+        status = "CANCELLED"
         try:
-            await self._run(route, session)
+            status = await self._run(route, session)
         finally:
             self.active -= 1
-            self.route_seconds += time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            self.route_seconds += seconds
             self.asterisk_seconds += session.asterisk_seconds
+            if self.on_session is not None:
+                self.on_session(request.route, status, seconds)
 
-    async def _run(self, route: Route, session: Session) -> None:
+    async def _run(self, route: Route, session: Session) -> str:
         request = session.request
         status = "SUCCESS"
         try:
@@ -152,6 +160,7 @@ class FastAGIServer:
             log.exception("FastAGI route crashed", extra={"route": request.route,
                                                           "channel": request.channel})
         await _set_status(session, status)
+        return status
 
 
 async def _read_environment(reader: asyncio.StreamReader) -> list[str]:

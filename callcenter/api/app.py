@@ -7,7 +7,8 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from callcenter import __version__
 from callcenter.api import (
@@ -19,12 +20,14 @@ from callcenter.api import (
     contacts,
     errors,
     health,
+    metrics,
     queues,
     recordings,
     screenpop,
 )
 from callcenter.service import Service
 from callcenter.settings import Settings
+from callcenter.workers import Busy
 
 
 class HideUrlCredentials(logging.Filter):
@@ -68,9 +71,18 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app = FastAPI(title="callcenter", version=__version__, lifespan=lifespan)
     app.state.service = service
-    routers = [module.router for module in (health, auth, calls, screenpop, contacts,
+    app.add_exception_handler(Busy, _busy)
+    app.add_middleware(metrics.HttpLatency, histogram=service.metrics.http_seconds)
+    routers = [module.router for module in (health, metrics, auth, calls, screenpop, contacts,
                                             recordings, agents, queues, callbacks, admin)]
     errors.install(app, routers)
     for router in routers:
         app.include_router(router)
     return app
+
+
+async def _busy(_request: Request, exc: Exception) -> JSONResponse:
+    """Bounded work (imports, conversions) beyond its bound: come back later, not a 500."""
+    assert isinstance(exc, Busy)
+    return JSONResponse({"detail": str(exc)}, status_code=503,
+                        headers={"Retry-After": str(exc.retry_after)})

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
@@ -19,14 +24,15 @@ from callcenter.api.errors import Problem, errors, invalid
 from callcenter.api.fields import Limit, ObjectId, Offset, PhoneInput, multiline, text
 from callcenter.audit.log import audit
 from callcenter.contacts.access import CardNotAllowed, audit_card_read, check_agent_may_read
-from callcenter.contacts.card import card, refused_values, rows_within_policy
+from callcenter.contacts.card import card, refused_values
 from callcenter.contacts.forget import forget_contact
 from callcenter.contacts.importer import (
     ImportFileError,
+    ImportTooLarge,
     Report,
     apply,
-    parse_rows,
-    read_table,
+    parse_file,
+    spooled,
 )
 from callcenter.contacts.lookup import field_rules
 from callcenter.contacts.models import CardField, Contact, ContactNumber
@@ -212,7 +218,8 @@ async def delete_contact(contact_id: ObjectId, principal: Admin, db: DbDep, serv
 ColumnMapping = TypeAdapter(dict[str, str])
 
 
-@router.post("/import", responses=errors(413))
+@router.post("/import", responses={**errors(413), 503: {
+    "model": Problem, "description": "too many imports at once; see Retry-After"}})
 async def import_contacts(
     principal: Supervisor, db: DbDep, service: ServiceDep, request: Request,
     file: Annotated[UploadFile, File(description=".csv or .xlsx")],
@@ -222,39 +229,68 @@ async def import_contacts(
     on_duplicate: Annotated[Literal["skip", "merge"], Form()] = "skip",
     strict: Annotated[bool, Form(description="any bad row: import nothing")] = False,
 ) -> dict[str, Any]:
+    """Parsed in a worker process (the event loop never parses), written in batches."""
     filename = file.filename or ""
     if not re.fullmatch(ONE_LINE, filename):
         raise invalid(("body", "file"), "the file name contains control characters")
-    data = await file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise HTTPException(413, f"file over {MAX_UPLOAD // 1024 // 1024} MB")
     try:
         columns = ColumnMapping.validate_json(mapping) if mapping else None
     except ValidationError:
         raise invalid(("body", "mapping"), "must be a JSON object of column names (strings)"
                       ) from None
     try:
-        rows, row_errors = parse_rows(read_table(data, filename), columns,
-                                      region or service.settings.default_region)
+        with service.imports.take():
+            async with import_files(service.settings.spool_dir) as (upload, spool):
+                await asyncio.to_thread(_save_upload, file.file, upload)
+                parsed = await service.workers.run(
+                    parse_file, upload, filename, columns,
+                    region or service.settings.default_region, spool, await field_rules(db))
+                report = Report(errors=parsed.errors)
+                if strict and parsed.errors:
+                    return {"imported": False, **_summary(report)}
+                try:
+                    await apply(db, spooled(spool), on_duplicate=on_duplicate, report=report)
+                    if strict and report.errors:
+                        await db.rollback()
+                        return {"imported": False, **_summary(report)}
+                    audit(db, username=principal.username, action="contact.import",
+                          object_type="contact", client=client_ip(request),
+                          details=f"file={filename} created={report.created} "
+                                  f"merged={report.merged}")
+                    await db.commit()
+                except Exception:
+                    await db.rollback()
+                    raise
+    except ImportTooLarge as exc:
+        raise HTTPException(413, f"cannot import: {exc}") from None
     except ImportFileError as exc:
         raise invalid(("body", exc.field), f"cannot import: {exc}") from None
-    rows = rows_within_policy(rows, await field_rules(db), row_errors)
-    report = Report(errors=row_errors)
-    if strict and row_errors:
-        return {"imported": False, **_summary(report)}
-    try:
-        await apply(db, rows, on_duplicate=on_duplicate, report=report)
-        if strict and report.errors:
-            await db.rollback()
-            return {"imported": False, **_summary(report)}
-        audit(db, username=principal.username, action="contact.import", object_type="contact",
-              client=client_ip(request),
-              details=f"file={filename} created={report.created} merged={report.merged}")
-        await db.commit()
-    except Exception:
-        await db.rollback()
-        raise
     return {"imported": True, **_summary(report)}
+
+
+def _save_upload(source: BinaryIO, target: Path) -> None:
+    """Copies the upload in 1 MiB chunks; refuses it past MAX_UPLOAD."""
+    size = 0
+    with target.open("wb") as out:
+        while chunk := source.read(1 << 20):
+            size += len(chunk)
+            if size > MAX_UPLOAD:
+                raise ImportTooLarge(f"the file is over {MAX_UPLOAD // 2**20} MB")
+            out.write(chunk)
+
+
+@asynccontextmanager
+async def import_files(spool_dir: Path) -> AsyncIterator[tuple[Path, Path]]:
+    """The upload and the parsed rows, in a directory removed afterwards."""
+    def make() -> Path:
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="import-", dir=spool_dir))
+
+    work = await asyncio.to_thread(make)
+    try:
+        yield work / "upload", work / "rows.pickle"
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work, ignore_errors=True)
 
 
 def _summary(report: Report) -> dict[str, Any]:

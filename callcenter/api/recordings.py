@@ -4,38 +4,38 @@ listen or download audited. Paths come from the database, never from the request
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Receive, Scope, Send
 
 from callcenter.api.auth import Agent, Principal, Supervisor, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
-from callcenter.api.errors import DESCRIPTIONS, errors
+from callcenter.api.errors import DESCRIPTIONS, Problem, errors
 from callcenter.api.fields import Limit, ObjectId, Offset, Timestamp, text
 from callcenter.audit.log import audit
 from callcenter.calls.models import Call
+from callcenter.recordings.convert import convert
 from callcenter.recordings.models import Recording
 from callcenter.recordings.retention import purge_expired
 from callcenter.service import Service
 from callcenter.users.models import User
+from callcenter.workers import Slot
 
 router = APIRouter(prefix="/recordings", tags=["recordings"])
 Linkedid = text(Recording.linkedid)
 
 MEDIA_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg",
                "gsm": "audio/x-gsm", "wav49": "audio/wav"}
-CONVERT = {"mp3": ["-f", "mp3", "-codec:a", "libmp3lame", "-q:a", "5"],
-           "ogg": ["-f", "ogg", "-codec:a", "libvorbis", "-q:a", "4"]}
 
 
 class RecordingOut(BaseModel):
@@ -120,6 +120,8 @@ AUDIO = {200: {"description": "the file (or its conversion)",
          304: {"description": DESCRIPTIONS[304]},
          400: {"description": "malformed Range header"},
          416: {"description": DESCRIPTIONS[416]},
+         503: {"model": Problem,
+               "description": "too many conversions at once; see Retry-After"},
          **errors(404, 410)}
 
 
@@ -196,41 +198,45 @@ async def _serve(recording_id: int, request: Request, principal: Principal, db: 
         recording.format, "audio/wav")
     if request.method == "HEAD" and converting:
         return Response(media_type=media_type, headers={"ETag": etag})
-    ranged = "range" in request.headers
-    if request.method != "HEAD":
-        asked = request.headers.get("range")
-        if asked is not None and not (asked.isprintable() and len(asked) <= 100):
-            asked = "(malformed)"
-        audit(db, username=principal.username,
-              action="recording.listen" if ranged else "recording.download",
-              object_type="recording", object_id=recording_id, client=client_ip(request),
-              details=f"format={format or recording.format} range={asked}")
-        await db.commit()
+    slot = service.conversions.take() if converting else None  # 503 before any audit
+    try:
+        ranged = "range" in request.headers
+        if request.method != "HEAD":
+            asked = request.headers.get("range")
+            if asked is not None and not (asked.isprintable() and len(asked) <= 100):
+                asked = "(malformed)"
+            audit(db, username=principal.username,
+                  action="recording.listen" if ranged else "recording.download",
+                  object_type="recording", object_id=recording_id, client=client_ip(request),
+                  details=f"format={format or recording.format} range={asked}")
+            await db.commit()
+    except BaseException:
+        if slot is not None:
+            slot.release()
+        raise
     path = Path(recording.path)
-    if converting:
+    if slot is not None:
         name = f"{recording.linkedid}.{format}"
-        return StreamingResponse(
-            _ffmpeg(path, format or ""), media_type=media_type,
+        return ConversionResponse(
+            slot, convert(path, format or ""), media_type=media_type,
             headers={"Content-Disposition": f'attachment; filename="{name}"', "ETag": etag})
     disposition = "inline" if ranged else "attachment"
     return RecordingFile(path, media_type=media_type, filename=path.name, stat_result=found,
                          headers={"ETag": etag}, content_disposition_type=disposition)
 
 
-async def _ffmpeg(path: Path, format: str) -> AsyncIterator[bytes]:
-    """Conversion streamed through an ffmpeg process: no whole file in memory, no blocking."""
-    process = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), *CONVERT[format], "-",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    assert process.stdout is not None
-    try:
-        while chunk := await process.stdout.read(65536):
-            yield chunk
-    finally:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-        await process.wait()
+class ConversionResponse(StreamingResponse):
+    """Holds one of the bounded conversion slots until the response is over, however it ends."""
+
+    def __init__(self, slot: Slot, content: AsyncIterator[bytes], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
 
 
 class PurgeResult(BaseModel):

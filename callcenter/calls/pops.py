@@ -54,6 +54,8 @@ class ScreenPopHub:
         # interface -> {linkedid: customer number}: whose cards its agent may read right now
         self._engaged: dict[str, dict[str, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.pops_sent = 0  # screen pops delivered to a browser
+        self.dropped = 0  # messages lost because a browser fell behind (it is disconnected)
 
     # -- connections -------------------------------------------------------------------------
 
@@ -71,13 +73,14 @@ class ScreenPopHub:
                 task.cancel()
             await asyncio.gather(sender, closed, return_exceptions=True)
 
-    @staticmethod
-    async def _send_all(subscriber: Subscriber) -> None:
+    async def _send_all(self, subscriber: Subscriber) -> None:
         while True:
             message = await subscriber.outbox.get()
             if isinstance(message, asyncio.Future):
                 message = await message
             await subscriber.send(message)
+            if message.get("type") == "ring":
+                self.pops_sent += 1
 
     def watch_disconnect(self, websocket: Any, subscriber: Subscriber) -> asyncio.Task[None]:
         """Reads (and ignores) what the browser sends, to notice when it goes away."""
@@ -116,6 +119,10 @@ class ScreenPopHub:
             calls.pop(linkedid, None)
             if not calls:
                 del self._engaged[interface]
+    @property
+    def clients(self) -> int:
+        """Open agent WebSockets."""
+        return sum(len(subscribers) for subscribers in self._subscribers.values())
 
     def _push(self, interface: str, message: Outgoing) -> None:
         for subscriber in list(self._subscribers.get(interface, ())):
@@ -124,6 +131,7 @@ class ScreenPopHub:
             except asyncio.QueueFull:
                 log.warning("screen-pop client too slow; disconnected",
                             extra={"agent": subscriber.agent_name})
+                self.dropped += 1
                 subscriber.closed.set()
 
     # -- events ------------------------------------------------------------------------------
@@ -201,6 +209,7 @@ class ScreenPopHub:
                 subscriber.outbox.put_nowait(shaped)
             except asyncio.QueueFull:
                 shaped.cancel()
+                self.dropped += 1
                 subscriber.closed.set()
         audit = asyncio.ensure_future(self._audit_ring(data, subscribers))
         self._tasks.add(audit)

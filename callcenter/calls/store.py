@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from pathlib import Path
 
@@ -68,11 +69,18 @@ class RecordWriter:
         self._idle = asyncio.Event()
         if not self._spool.count:
             self._idle.set()
+        # (records submitted so far, when): how long the oldest unwritten record has waited
+        self._submitted = self._spool.count
+        self._marks: deque[tuple[int, float]] = deque()
+        if self._spool.count:
+            self._marks.append((self._spool.count, time.monotonic()))
 
     def submit(self, records: list[Record]) -> None:
         """Never waits for the database: the AMI reader hands records over and reads on."""
         if not records:
             return
+        self._submitted += len(records)
+        self._marks.append((self._submitted, time.monotonic()))
         if self._spool.count or len(self._queue) + len(records) > self.max_in_memory:
             self._spill(records)  # once spilling, everything goes behind, to keep the order
         else:
@@ -89,6 +97,13 @@ class RecordWriter:
         return {"pending": self.pending, "in_memory": len(self._queue),
                 "spilled": self._spool.count, "set_aside": self.set_aside,
                 "written": self.written, "database_up": self.database_up}
+
+    def lag(self) -> float:
+        """Seconds the oldest record not yet written has been waiting (0: none waiting)."""
+        for submitted, at in self._marks:
+            if submitted > self.written:
+                return time.monotonic() - at
+        return 0.0
 
     def _spill(self, records: list[Record]) -> None:
         if not self._spool.count:
@@ -150,6 +165,8 @@ class RecordWriter:
             for _ in batch:
                 self._queue.popleft()
             self.written += len(batch)
+            while self._marks and self._marks[0][0] <= self.written:
+                self._marks.popleft()
 
     async def _write_one_by_one(self, batch: list[Record]) -> None:
         """The database is up but refused the batch: find the record it refuses."""

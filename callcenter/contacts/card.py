@@ -8,10 +8,9 @@ fields only when an admin declared them visible and of a kind agents may see.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from callcenter import policy
-from callcenter.contacts.importer import Row
 from callcenter.contacts.models import Contact
 from callcenter.policy import FieldRule, Viewer
 
@@ -65,18 +64,3 @@ def refused_values(*, name: str | None, notes: str | None, fields: Mapping[str, 
         elif reason := policy.check_value(key, value, rules.get(key, policy.UNDECLARED)):
             refused[("fields", key)] = reason
     return refused
-
-
-def rows_within_policy(rows: list[Row], rules: Mapping[str, FieldRule],
-                       errors: list[dict[str, object]]) -> list[Row]:
-    """Import rows the data policy refuses become row errors (in line order), like any other
-    bad row; the rest are returned."""
-    kept = []
-    for row in rows:
-        refused = refused_values(name=row.name, notes=row.notes, fields=row.fields, rules=rules)
-        if refused:
-            errors.append({"line": row.line, "errors": list(refused.values())})
-        else:
-            kept.append(row)
-    errors.sort(key=lambda error: cast(int, error["line"]))
-    return kept

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.audit.log import audit
@@ -27,24 +27,42 @@ class Expired:
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime, default_days: int,
-                        days_by_queue: dict[str, int]) -> list[Expired]:
-    """Deletes expired files and their rows; says what it deleted (log and audit)."""
-    rows = await session.execute(
-        select(Recording.id, Recording.linkedid, Recording.path, Recording.created_at,
-               Call.queue).outerjoin(Call, Call.linkedid == Recording.linkedid))
-    expired = []
-    for rec_id, linkedid, path, created_at, queue in rows:
-        days = days_by_queue.get(queue or "", default_days)
-        if days > 0 and created_at < now - timedelta(days=days):
-            expired.append(Expired(rec_id, linkedid, queue, path))
-    for item in expired:
-        await asyncio.to_thread(Path(item.path).unlink, missing_ok=True)
-        audit(session, username="system", action="recording.expire", object_type="recording",
-              object_id=item.recording_id, details=f"queue={item.queue} linkedid={item.linkedid}")
-    if expired:
+                        days_by_queue: dict[str, int], batch: int = 500) -> list[Expired]:
+    """Deletes expired files and their rows; says what it deleted (log and audit).
+
+    The database picks what expired (the loop never scans every recording), a batch at a
+    time; each batch's files are deleted in one trip to a thread, then its rows."""
+    queue = func.coalesce(Call.queue, "")
+    rules = [and_(queue == name, Recording.created_at < now - timedelta(days=days))
+             for name, days in days_by_queue.items() if days > 0]
+    if default_days > 0:
+        rules.append(and_(queue.not_in(list(days_by_queue)),
+                          Recording.created_at < now - timedelta(days=default_days)))
+    if not rules:
+        return []
+    expired: list[Expired] = []
+    while True:
+        rows = (await session.execute(
+            select(Recording.id, Recording.linkedid, Call.queue, Recording.path)
+            .outerjoin(Call, Call.linkedid == Recording.linkedid)
+            .where(or_(*rules)).order_by(Recording.id).limit(batch))).all()
+        if not rows:
+            break
+        found = [Expired(*row) for row in rows]
+        await asyncio.to_thread(_unlink, [item.path for item in found])
+        for item in found:
+            audit(session, username="system", action="recording.expire",
+                  object_type="recording", object_id=item.recording_id,
+                  details=f"queue={item.queue} linkedid={item.linkedid}")
         await session.execute(delete(Recording).where(
-            Recording.id.in_([e.recording_id for e in expired])))
-    await session.commit()
+            Recording.id.in_([item.recording_id for item in found])))
+        await session.commit()
+        expired += found
     if expired:
         log.info("expired recordings deleted", extra={"count": len(expired)})
     return expired
+
+
+def _unlink(paths: list[str]) -> None:
+    for path in paths:
+        Path(path).unlink(missing_ok=True)

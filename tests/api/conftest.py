@@ -76,6 +76,7 @@ async def api(tmp_path) -> Api:
     transport = httpx.ASGITransport(app=create_app(service=service))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield Api(service, client, tokens)
+    service.workers.shutdown()
     await service.engine.dispose()
 
 

@@ -103,3 +103,18 @@ async def test_a_path_outside_the_recordings_directory_is_never_served(api, cust
             Recording.id == customer["anna_recording"]).values(path="/etc/passwd"))
         await session.commit()
     assert (await fetch(api, customer)).status_code == 410
+
+
+async def test_conversions_beyond_the_bound_get_503_with_retry_after(api, customer):
+    conversions = api.service.conversions
+    held = [conversions.take() for _ in range(conversions.limit)]  # all slots busy
+    busy = await fetch(api, customer, params={"format": "mp3"})
+    assert busy.status_code == 503
+    assert int(busy.headers["retry-after"]) > 0
+    assert "conversions" in busy.json()["detail"]
+    plain = await fetch(api, customer)  # no conversion: not bounded by it
+    assert plain.status_code == 200
+    held.pop().release()
+    converted = await fetch(api, customer, params={"format": "mp3"})
+    assert converted.status_code == 200 and converted.content[:3] in (b"ID3", b"\xff\xfb")
+    assert conversions.running == conversions.limit - 1  # its slot was given back

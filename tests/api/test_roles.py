@@ -44,8 +44,9 @@ ENDPOINTS = [
     ("POST", "/auth/ws-ticket", "agent", {}),
     ("GET", "/audit", "supervisor", {}),
 ]
-# Open by design: liveness, logging in, and recordings behind a signed short-lived URL.
-PUBLIC = {("GET", "/health"), ("POST", "/auth/login"),
+# Open by design: liveness and metrics (for the scraper; no personal data), logging in, and
+# recordings behind a signed short-lived URL.
+PUBLIC = {("GET", "/health"), ("GET", "/metrics"), ("POST", "/auth/login"),
           ("GET", "/recordings/{recording_id}/play"), ("HEAD", "/recordings/{recording_id}/play")}
 
 
