@@ -122,6 +122,14 @@ class Service:
                 lambda: self.conversions.running)
         m.gauge("callcenter_imports_running", "Contact imports in progress",
                 lambda: self.imports.running)
+        if self.ledger is not None:
+            ledger = self.ledger
+            m.gauge("callcenter_ledger_lag_seconds", "How far the final records are behind "
+                    "Asterisk's CEL and queue_log (0: caught up)", lambda: ledger.lag_seconds)
+            m.gauge("callcenter_ledger_open_calls", "Calls in the ledger not over yet",
+                    lambda: len(ledger.deriver.calls))
+            m.counter("callcenter_ledger_records", "Final records written from the ledger",
+                      lambda: ledger.records_written)
 
     async def start(self) -> None:
         self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)

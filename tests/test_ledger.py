@@ -17,7 +17,6 @@ from callcenter.calls.models import Call, CallLeg, LedgerPosition
 from callcenter.calls.persist import save_calls
 from callcenter.db import session_factory
 from callcenter.ledger.files import FileTail
-from tests.test_store import database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 from tests.unit.test_ledger_derive import LEDGER, derive
 
 ALL = [("cel-1.jsonl", "queue_log-1"), ("cel-2.jsonl", "queue_log-2")]
@@ -61,7 +60,7 @@ async def stop(task: asyncio.Task) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_every_call_once_across_rotation_and_restart(database, tmp_path):  # noqa: F811
+async def test_every_call_once_across_rotation_and_restart(database, tmp_path):
     sessions = session_factory(database)
     cel, queue_log = tmp_path / "cel.jsonl", tmp_path / "queue_log"
     first_cel = lines("cel-1.jsonl")
@@ -108,7 +107,7 @@ async def test_every_call_once_across_rotation_and_restart(database, tmp_path): 
     assert positions["cel"].inode == cel.stat().st_ino
 
 
-async def test_live_record_corrected_by_the_ledger_never_the_reverse(database):  # noqa: F811
+async def test_live_record_corrected_by_the_ledger_never_the_reverse(database):
     sessions = session_factory(database)
     [ledger] = [r for r in derive(ALL).values() if r.outcome == "answered" and r.queue][:1]
     ledger = dataclasses.replace(ledger, linkedid=f"corr-{id(database)}",
@@ -175,7 +174,7 @@ def _quiet_migrations(caplog):
 
 
 @pytest.mark.parametrize("delete_opted_out", [True, False])
-async def test_unknown_consent_settled_by_the_final_record(database, tmp_path,  # noqa: F811
+async def test_unknown_consent_settled_by_the_final_record(database, tmp_path,
                                                           delete_opted_out):
     """Recorded while nobody could check the opt-out (the dialplan's fallback): the final
     record deletes the recording of a caller who had opted out ("skip"), or keeps it

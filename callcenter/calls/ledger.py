@@ -67,12 +67,16 @@ class LedgerFollower:
 
     # -- what /health shows ----------------------------------------------------------------
 
-    def health(self) -> dict[str, object]:
-        now = self._clock()
+    @property
+    def lag_seconds(self) -> float:
+        """0 when everything written so far is read and committed; else since when not."""
+        if self._tails and all(t.caught_up for t in self._tails.values()):
+            return 0.0
         behind_since = self._caught_up_at if self._caught_up_at is not None else self._started_at
-        caught_up = bool(self._tails) and all(t.caught_up for t in self._tails.values())
-        return {"enabled": True,
-                "lag_seconds": 0.0 if caught_up else round(now - behind_since, 1),
+        return round(self._clock() - behind_since, 1)
+
+    def health(self) -> dict[str, object]:
+        return {"enabled": True, "lag_seconds": self.lag_seconds,
                 "open_calls": len(self.deriver.calls),
                 "records_written": self.records_written,
                 "unparsed_lines": self.unparsed_lines}
