@@ -45,11 +45,14 @@ class Service:
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.tracker = CallTracker(settings.inbound_contexts, settings.default_region)
-        # Final records come from Asterisk's ledger (CEL + queue_log) where it can be read;
-        # AMI's are then provisional. Without it AMI's are all there is: best-effort.
+        # Final records come from Asterisk's ledger (CEL + queue_log) where it can be read:
+        # its files, or the tables a remote PBX writes into our database. AMI's are then
+        # provisional. Without it AMI's are all there is: best-effort.
         self.ledger: LedgerFollower | None = None
-        if settings.cel_path is not None and settings.queue_log_path is not None:
+        if settings.ledger_source == "tables" or (
+                settings.cel_path is not None and settings.queue_log_path is not None):
             self.ledger = LedgerFollower(
+                source=settings.ledger_source,
                 cel_path=settings.cel_path, queue_log_path=settings.queue_log_path,
                 sessions=self.sessions,
                 deriver=lambda: LedgerDeriver(settings.inbound_contexts,

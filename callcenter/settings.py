@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # /var/log/asterisk). Both unset: records come from AMI alone, best-effort.
     queue_log_path: Path | None = None
     cel_path: Path | None = None
+    # "tables": a PBX on another host writes its ledger into this (PostgreSQL) database
+    # instead, through cel_pgsql and queue_log realtime (asterisk_conf/remote/, README
+    # "Remote PBX"); the paths above are then not used.
+    ledger_source: Literal["files", "tables"] = "files"
     # A first run (no position stored) reads the files from their start instead of their end.
     ledger_from_start: bool = False
     # A finished call whose queue_log ending has not been written yet waits this long for it.
@@ -116,6 +120,13 @@ class Settings(BaseSettings):
     max_conversions: int = Field(4, ge=1)
 
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _ledger_tables_need_postgresql(self) -> Settings:
+        if self.ledger_source == "tables" and not self.database_url.startswith("postgresql"):
+            raise ValueError("ledger_source = \"tables\" needs a PostgreSQL database_url: "
+                             "Asterisk writes its ledger tables there")
+        return self
 
     @field_validator("login_limits_per_user", "login_limits_per_address")
     @classmethod

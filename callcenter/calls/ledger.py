@@ -5,6 +5,11 @@ commits its record together with the positions read up to, in one transaction: a
 `kill -9`, a database outage or an AMI gap can neither skip a call nor write one twice. The
 position committed is the earliest line a call still open needs, so a restart reads those
 calls again from their first line; calls already final are not written again.
+
+The ledger is read from files (`source="files"`: cel_custom and queue_log, readable here) or,
+for a PBX on another host, from the tables Asterisk writes into this database
+(`source="tables"`: cel_pgsql and queue_log realtime, PostgreSQL only): one derivation either
+way, the tables' ids standing for the files' offsets.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,11 +31,31 @@ from callcenter.calls.persist import save_calls
 from callcenter.calls.tracker import CallRecord
 from callcenter.db import upsert
 from callcenter.ledger.derive import CelEvent, LedgerDeriver, QueueLogLine
-from callcenter.ledger.files import FilePosition, FileTail, Mark
+from callcenter.ledger.files import FilePosition, FileTail
+from callcenter.ledger.tables import CEL_TABLE, QUEUE_LOG_TABLE, TableTail
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("cel", "queue_log")
+# How each source's items become the deriver's: lines of the files, rows of the tables.
+_PARSERS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "files": {"cel": CelEvent.parse, "queue_log": QueueLogLine.parse},
+    "tables": {"cel": CelEvent.from_row, "queue_log": QueueLogLine.from_row},
+}
+
+
+class _Reader(Protocol):
+    """FileTail and TableTail: what was appended since the last read, and where it was."""
+
+    @property
+    def started(self) -> bool: ...
+    @property
+    def end(self) -> Any: ...
+    @property
+    def caught_up(self) -> bool: ...
+    def read(self) -> Sequence[tuple[Any, Any]]: ...
+    def position(self, mark: Any) -> FilePosition: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +67,30 @@ class _Step:
 
 
 class LedgerFollower:
-    def __init__(self, *, cel_path: Path, queue_log_path: Path,
-                 sessions: async_sessionmaker[AsyncSession],
-                 deriver: Callable[[], LedgerDeriver[Mark]] = LedgerDeriver,
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession],
+                 cel_path: Path | None = None, queue_log_path: Path | None = None,
+                 source: Literal["files", "tables"] = "files",
+                 deriver: Callable[[], LedgerDeriver[Any]] = LedgerDeriver,
                  keep_unanswered_recordings: bool = False, delete_opted_out: bool = True,
                  from_start: bool = False,
                  poll_interval: float = 0.2, max_backoff: float = 10.0,
                  clock: Callable[[], float] = time.time) -> None:
+        """`source="files"` needs both paths; `"tables"` reads asterisk_cel and
+        asterisk_queue_log in the database of `sessions` (PostgreSQL)."""
+        if source == "files" and (cel_path is None or queue_log_path is None):
+            raise ValueError("the ledger files need both cel_path and queue_log_path")
+        self.source = source
         self.paths = {"cel": cel_path, "queue_log": queue_log_path}
         self.sessions = sessions
         self._new_deriver = deriver
-        self.deriver: LedgerDeriver[Mark] = deriver()
+        self.deriver: LedgerDeriver[Any] = deriver()
         self.keep_unanswered_recordings = keep_unanswered_recordings
         self.delete_opted_out = delete_opted_out
         self.from_start = from_start
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
         self._clock = clock
-        self._tails: dict[str, FileTail] = {}
+        self._tails: dict[str, _Reader] = {}
         self._committed: dict[str, FilePosition] = {}
         self._caught_up_at: float | None = None
         self._started_at = clock()
@@ -76,7 +108,7 @@ class LedgerFollower:
         return round(self._clock() - behind_since, 1)
 
     def health(self) -> dict[str, object]:
-        return {"enabled": True, "lag_seconds": self.lag_seconds,
+        return {"enabled": True, "source": self.source, "lag_seconds": self.lag_seconds,
                 "open_calls": len(self.deriver.calls),
                 "records_written": self.records_written,
                 "unparsed_lines": self.unparsed_lines}
@@ -87,8 +119,7 @@ class LedgerFollower:
         """From the committed positions, every time: after a failure (restarted by the
         supervisor) nothing half-read is trusted."""
         stored = await self._retrying(self._load_positions)
-        self._tails = {name: FileTail(self.paths[name], stored.get(name),
-                                      from_start=self.from_start) for name in SOURCES}
+        self._tails = self._open(stored)
         self._committed = dict(stored)
         self.deriver = self._new_deriver()
         try:
@@ -104,30 +135,42 @@ class LedgerFollower:
             for tail in self._tails.values():
                 tail.close()
 
+    def _open(self, stored: dict[str, FilePosition]) -> dict[str, _Reader]:
+        if self.source == "tables":
+            loop = asyncio.get_running_loop()
+            tables = {"cel": CEL_TABLE, "queue_log": QUEUE_LOG_TABLE}
+            return {name: TableTail(tables[name], self.sessions, stored.get(name), loop=loop,
+                                    from_start=self.from_start) for name in SOURCES}
+        return {name: FileTail(path, stored.get(name), from_start=self.from_start)
+                for name, path in self.paths.items() if path is not None}
+
     def _step(self) -> _Step:
         """Reads what was appended (queue_log first: a call's queue lines are then at hand
         when CEL says it is over), and derives the calls that are finished. In a thread."""
         cel, queue_log = self._tails["cel"], self._tails["queue_log"]
+        parse = _PARSERS[self.source]
         read = 0
         for mark, raw in queue_log.read():
             read += 1
-            line = QueueLogLine.parse(raw)
+            line = parse["queue_log"](raw)
             if line is None:
                 self.unparsed_lines += 1
                 continue
             self.deriver.add_queue_log(line, mark)
         for mark, raw in cel.read():
             read += 1
-            event = CelEvent.parse(raw)
+            event = parse["cel"](raw)
             if event is None:
                 self.unparsed_lines += 1
                 continue
             self.deriver.add_cel(event, mark)
         records = self.deriver.finished(self._clock(), cel_caught_up=cel.caught_up)
         cel_low, queue_low = self.deriver.low_water()
-        positions = {"cel": cel.position(cel_low or cel.end) if cel.started else None,
-                     "queue_log": queue_log.position(queue_low or queue_log.end)
-                     if queue_log.started else None}
+        positions = {
+            "cel": cel.position(cel.end if cel_low is None else cel_low)
+            if cel.started else None,
+            "queue_log": queue_log.position(queue_log.end if queue_low is None else queue_low)
+            if queue_log.started else None}
         return _Step(records, {k: v for k, v in positions.items() if v is not None}, read,
                      caught_up=cel.caught_up and queue_log.caught_up and not records)
 
@@ -168,7 +211,7 @@ class LedgerFollower:
             try:
                 return await action()  # type: ignore[misc]
             except Exception as exc:  # the database: retried until it answers
-                log.warning("ledger commit failed; retrying (nothing is lost: the files keep it)",
+                log.warning("ledger commit failed; retrying (nothing is lost: the ledger keeps it)",
                             extra={"error": repr(exc)[:300], "retry_in": backoff})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)

@@ -23,7 +23,7 @@ Traps in Asterisk's data (22, recorded in tests/traces/ledger) this module relie
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -90,6 +90,23 @@ class CelEvent:
         except (ValueError, KeyError, TypeError):
             return None
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, object]) -> CelEvent | None:
+        """One row of cel_pgsql's table (migration 0005: asterisk_cel), where `eventtime` is
+        a float column: cel_pgsql writes the epoch with its microseconds, no time zone."""
+        try:
+            text = {name: str(row[name] or "") for name in (
+                "eventtype", "uniqueid", "linkedid", "channame", "context", "exten", "cid_num",
+                "cid_name", "appname", "appdata", "extra", "userdeftype")}
+            return cls(kind=text["eventtype"], at=float(row["eventtime"]),  # type: ignore[arg-type]
+                       uniqueid=text["uniqueid"], linkedid=text["linkedid"] or text["uniqueid"],
+                       channel=text["channame"], context=text["context"], exten=text["exten"],
+                       cid_num=text["cid_num"], cid_name=text["cid_name"], app=text["appname"],
+                       appdata=text["appdata"], extra=text["extra"],
+                       user_type=text["userdeftype"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def extra_fields(self) -> dict[str, object]:
         try:
             value = json.loads(self.extra) if self.extra else {}
@@ -120,6 +137,21 @@ class QueueLogLine:
         except ValueError:
             return None
         return cls(at, parts[1], parts[2], parts[3], parts[4], tuple(parts[5:]))
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, object]) -> QueueLogLine | None:
+        """One row of queue_log written through res_config_pgsql realtime (migration 0005:
+        asterisk_queue_log): `time` in UTC (logger.conf queue_log_realtime_use_gmt = yes),
+        to the microsecond; data1..data5 as the file's fields after the verb."""
+        stamp = row.get("time")
+        if not isinstance(stamp, datetime):
+            return None
+        at = (stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)).timestamp()
+        data = [str(row.get(f"data{i}") or "") for i in range(1, 6)]
+        while data and not data[-1]:
+            data.pop()
+        return cls(at, str(row.get("callid") or ""), str(row.get("queuename") or ""),
+                   str(row.get("agent") or ""), str(row.get("event") or ""), tuple(data))
 
     def number(self, index: int) -> float | None:
         try:
