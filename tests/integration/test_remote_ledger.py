@@ -68,7 +68,7 @@ async def remote_pbx(asterisk: Asterisk, postgres, tmp_path: Path) -> AsyncItera
         for module in MODULES:
             await asyncio.to_thread(asterisk.rx, f"module load {module}")
         await asyncio.to_thread(asterisk.rx, "logger reload")  # queue_log: realtime now
-        assert "cel_pgsql" in await asyncio.to_thread(asterisk.rx, "cel show status")
+        assert "CEL PGSQL backend" in await asyncio.to_thread(asterisk.rx, "cel show status")
         yield url
     finally:
         for module in reversed(MODULES):
