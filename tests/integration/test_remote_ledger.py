@@ -143,6 +143,7 @@ async def cel_position(service: Service) -> int:
 
 async def test_remote_pbx_ledger_through_postgresql(service, remote_pbx, tmp_path):
     remote = await started(remote_service(remote_pbx, tmp_path / "recordings"))
+    running = {remote}
     await logout_everyone(service, "support", "sales")
     await login_agent(service, "support", "Remy", "2001")
     try:
@@ -163,11 +164,13 @@ async def test_remote_pbx_ledger_through_postgresql(service, remote_pbx, tmp_pat
         before = await counts(remote, list(calls.values()))
         position = await cel_position(remote)
         await remote.stop()
+        running.clear()
 
         # the service is down: a call happens, only the tables see it
         calls["while down"] = await place_inbound_call(service, caller="+79161239004", talk=2)
         await wait_for_final(service, calls["while down"])
         remote = await started(remote_service(remote_pbx, tmp_path / "recordings"))
+        running.add(remote)
         finals["while down"] = await wait_for_final(remote, calls["while down"])
         files["while down"] = await wait_for_final(service, calls["while down"])
         await asyncio.sleep(1)
@@ -176,7 +179,8 @@ async def test_remote_pbx_ledger_through_postgresql(service, remote_pbx, tmp_pat
         assert remote.ledger is not None and remote.ledger.records_written == 1
     finally:
         await logout_everyone(service, "support", "sales")
-        await remote.stop()
+        for each in running:
+            await each.stop()
 
     expected = {"answered": ("answered", "support", "Remy"),
                 "abandoned": ("abandoned", "sales", None),
