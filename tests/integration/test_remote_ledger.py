@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from callcenter.calls.models import Call, CallLeg, LedgerPosition
+from callcenter.db import create_engine
+from callcenter.ledger.derive import QueueLogLine
 from callcenter.migrate import upgrade
 from callcenter.queues.models import QueueEntry
 from callcenter.service import Service
@@ -198,6 +200,22 @@ async def test_remote_pbx_ledger_through_postgresql(service, remote_pbx, tmp_pat
                       "talk_seconds"):
             assert getattr(call, field) == getattr(files[kind], field), (kind, field)
         assert abs((call.ended_at - files[kind].ended_at).total_seconds()) < 1, kind
+    # queue_log's realtime `time` (UTC, to the microsecond) and cel_pgsql's epoch agree: the
+    # caller entered the queue when CEL saw Queue() start
+    entered = sa.text(
+        "SELECT q.time, c.eventtime FROM asterisk_queue_log q JOIN asterisk_cel c "
+        "ON c.uniqueid = q.callid AND c.eventtype = 'APP_START' AND c.appname = 'Queue' "
+        "WHERE q.event = 'ENTERQUEUE' AND q.callid = :callid")
+    engine = create_engine(remote_pbx)
+    try:
+        async with engine.connect() as connection:
+            for kind, linkedid in calls.items():
+                [(at, cel_at)] = (await connection.execute(
+                    entered, {"callid": f"{linkedid}-2"})).all()
+                line = QueueLogLine.from_row({"time": at})
+                assert line is not None and abs(line.at - cel_at) < 1, kind
+    finally:
+        await engine.dispose()
     # one record per call, its legs and queue stays not doubled by the restart
     assert before[0] == 3 and after[0] == 4
     assert after[1] > before[1] and after[2] == before[2] + 1
