@@ -18,7 +18,7 @@ from callcenter.cache import TTLCache
 from callcenter.calls.ledger import LedgerFollower
 from callcenter.calls.pops import EVENTS as POP_EVENTS
 from callcenter.calls.pops import ScreenPopHub
-from callcenter.calls.store import RecordWriter
+from callcenter.calls.store import RecordWriter, refusal_reason
 from callcenter.calls.tracker import CallTracker
 from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
@@ -60,7 +60,10 @@ class Service:
                                               settle_seconds=settings.ledger_settle_seconds),
                 keep_unanswered_recordings=settings.keep_unanswered_recordings,
                 delete_opted_out=settings.recording_opt_out == "skip",
-                from_start=settings.ledger_from_start)
+                from_start=settings.ledger_from_start,
+                # a final record the database refuses joins the writer's dead letters
+                set_aside=lambda record, exc: self.writer.dead_letters.add_record(
+                    record, refusal_reason(exc)))
         self.writer = RecordWriter(self.engine, self.sessions,
                                    dead_letter=settings.spool_dir / "unwritten-records.jsonl",
                                    keep_unanswered_recordings=settings.keep_unanswered_recordings,

@@ -196,3 +196,33 @@ async def test_unknown_consent_settled_by_the_final_record(database, tmp_path,
         await save_calls(session, [record], final=True, keep_unanswered_recordings=False,
                          delete_opted_out=delete_opted_out)
     assert recording.exists() is not delete_opted_out
+
+
+async def test_a_refused_record_is_set_aside_and_the_rest_go_on(migrated_postgres, tmp_path):
+    """Bad data the database refuses (here a NUL, which PostgreSQL text cannot hold) would
+    hold every call behind it: it goes to the dead letters, the others and the position on."""
+    from callcenter.calls.ledger import _Step
+    from callcenter.db import create_engine
+    from callcenter.ledger.files import FilePosition
+
+    engine = create_engine(migrated_postgres)
+    sessions = session_factory(engine)
+    kept: list[str] = []
+    follower = LedgerFollower(cel_path=tmp_path / "cel", queue_log_path=tmp_path / "q",
+                              sessions=sessions,
+                              set_aside=lambda record, exc: kept.append(record.linkedid))
+    good, bad = [dataclasses.replace(r, linkedid=f"{name}-{id(tmp_path)}", legs=(),
+                                     queue_entries=(), recordings=())
+                 for name, r in zip(("good", "bad"), list(EXPECTED.values())[:2], strict=True)]
+    bad = dataclasses.replace(bad, caller_name="Ива\x00н")
+    position = FilePosition(1, 2, 300)
+    try:
+        await follower._commit_or_set_aside(_Step([bad, good], {"cel": position}, 2, False))
+        async with sessions() as session:
+            written = set(await session.scalars(select(Call.linkedid).where(
+                Call.linkedid.in_([good.linkedid, bad.linkedid]))))
+            stored = await session.get(LedgerPosition, "cel")
+    finally:
+        await engine.dispose()
+    assert (written, kept, follower.set_aside_count) == ({good.linkedid}, [bad.linkedid], 1)
+    assert (stored.device, stored.inode, stored.offset) == (1, 2, 300)

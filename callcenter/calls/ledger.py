@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.calls.models import LedgerPosition
@@ -73,6 +73,7 @@ class LedgerFollower:
                  deriver: Callable[[], LedgerDeriver[Any]] = LedgerDeriver,
                  keep_unanswered_recordings: bool = False, delete_opted_out: bool = True,
                  from_start: bool = False,
+                 set_aside: Callable[[CallRecord, Exception], None] | None = None,
                  poll_interval: float = 0.2, max_backoff: float = 10.0,
                  clock: Callable[[], float] = time.time) -> None:
         """`source="files"` needs both paths; `"tables"` reads asterisk_cel and
@@ -87,6 +88,8 @@ class LedgerFollower:
         self.keep_unanswered_recordings = keep_unanswered_recordings
         self.delete_opted_out = delete_opted_out
         self.from_start = from_start
+        self.set_aside = set_aside  # keeps a refused record (blocking: called in a thread)
+        self.set_aside_count = 0
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
         self._clock = clock
@@ -111,7 +114,8 @@ class LedgerFollower:
         return {"enabled": True, "source": self.source, "lag_seconds": self.lag_seconds,
                 "open_calls": len(self.deriver.calls),
                 "records_written": self.records_written,
-                "unparsed_lines": self.unparsed_lines}
+                "unparsed_lines": self.unparsed_lines,
+                "set_aside": self.set_aside_count}
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -126,7 +130,8 @@ class LedgerFollower:
             while True:
                 step = await asyncio.to_thread(self._step)
                 if step.records or step.positions != self._committed:
-                    await self._retrying(lambda s=step: self._commit(s))  # type: ignore[misc]
+                    await self._retrying(  # type: ignore[misc]
+                        lambda s=step: self._commit_or_set_aside(s))
                 if step.caught_up:
                     self._caught_up_at = self._clock()
                 if not step.read_lines:
@@ -173,6 +178,36 @@ class LedgerFollower:
             if queue_log.started else None}
         return _Step(records, {k: v for k, v in positions.items() if v is not None}, read,
                      caught_up=cel.caught_up and queue_log.caught_up and not records)
+
+    async def _commit_or_set_aside(self, step: _Step) -> None:
+        """A record the database refuses while it answers (bad data) would hold every call
+        behind it: it is set aside, whole, in the dead-letter file, and the rest go on."""
+        try:
+            await self._commit(step)
+            return
+        except Exception:
+            if not step.records or not await self._database_answers():
+                raise  # the database is away: the whole step is retried
+        for record in step.records:
+            try:
+                await self._commit(_Step([record], {}, 0, False))
+            except Exception as exc:
+                if not await self._database_answers():
+                    raise  # went away meanwhile: retried, the records written stay written
+                log.error("final record refused by the database; kept in the dead-letter file",
+                          extra={"linkedid": record.linkedid, "error": repr(exc)[:300]})
+                self.set_aside_count += 1
+                if self.set_aside is not None:
+                    await asyncio.to_thread(self.set_aside, record, exc)
+        await self._commit(_Step([], step.positions, 0, False))
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(2), self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
 
     async def _commit(self, step: _Step) -> None:
         async with self.sessions() as session, session.begin():
