@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from pathlib import Path
 
 import pytest
@@ -183,10 +184,10 @@ async def test_unknown_consent_settled_by_the_final_record(database, tmp_path,
 
     sessions = session_factory(database)
     [answered] = [r for r in EXPECTED.values() if r.outcome == "answered" and r.queue][:1]
-    caller = f"+7916{id(tmp_path) % 10_000_000:07d}"
+    caller = f"+7916{uuid.uuid4().int % 10_000_000:07d}"
     recording = tmp_path / "call.wav"
     recording.write_bytes(b"RIFF")
-    record = dataclasses.replace(answered, linkedid=f"consent-{id(tmp_path)}", caller=caller,
+    record = dataclasses.replace(answered, linkedid=f"consent-{uuid.uuid4().hex}", caller=caller,
                                  legs=(), queue_entries=(), recordings=(str(recording),),
                                  consent_unknown=True)
     async with sessions() as session, session.begin():
