@@ -227,3 +227,22 @@ async def test_a_refused_record_is_set_aside_and_the_rest_go_on(migrated_postgre
         await engine.dispose()
     assert (written, kept, follower.set_aside_count) == ({good.linkedid}, [bad.linkedid], 1)
     assert (stored.device, stored.inode, stored.offset) == (1, 2, 300)
+
+
+async def test_the_live_record_after_the_ledgers_adds_what_only_it_knows(database):
+    """The ledger can be quicker than the live writer: its final record stands, and the live
+    record, arriving second, still adds the contact, VIP, IVR path and opt-out flag."""
+    sessions = session_factory(database)
+    [ledger] = [r for r in EXPECTED.values() if r.outcome == "answered" and r.queue][:1]
+    ledger = dataclasses.replace(ledger, linkedid=f"late-{uuid.uuid4().hex}", legs=(),
+                                 queue_entries=(), recordings=())
+    live = dataclasses.replace(ledger, source="ami", agent="Someone else", vip=True,
+                               contact_id=7, ivr_path="main>1", recording_opt_out=True)
+    for record, final in ((ledger, True), (live, False)):
+        async with sessions() as session, session.begin():
+            await save_calls(session, [record], final=final, keep_unanswered_recordings=False)
+    async with sessions() as session:
+        call = await session.scalar(select(Call).where(Call.linkedid == ledger.linkedid))
+    assert (call.source, call.agent) == ("ledger", ledger.agent)  # the ledger's stands
+    assert (call.vip, call.contact_id, call.ivr_path, call.recording_opt_out) == (
+        True, 7, "main>1", True)

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.callbacks.models import Callback
@@ -81,6 +82,10 @@ async def save_calls(session: AsyncSession, calls: Sequence[CallRecord], *, fina
         .where(table.c.linkedid.in_(best)))}
     candidates = [c for lid, c in best.items()
                   if lid not in stored or stored[lid].evidence < evidence(c)]
+    known = [c for c in best.values() if c not in candidates]
+    if known:  # e.g. the live record after the ledger's: what only it knows is still added
+        await _add_what_only_it_knows(session, known, stored,
+                                      delete_opted_out=delete_opted_out)
     if not candidates:
         return []
     dialect = session.bind.dialect.name
@@ -126,6 +131,27 @@ async def save_calls(session: AsyncSession, calls: Sequence[CallRecord], *, fina
                                              recordings=call.record.recordings)
     await _update_callbacks(session, saved)
     return saved
+
+
+async def _add_what_only_it_knows(session: AsyncSession, calls: list[CallRecord],
+                                  stored: dict[str, Any], *, delete_opted_out: bool) -> None:
+    """A record no better than the stored one replaces nothing, but what only the live path
+    learns (contact, VIP, IVR path, consent flags, the agent's interface) fills the stored
+    record's blanks; a recording of unknown consent is then settled if the record is final."""
+    table = Call.__table__
+    statement = update(table).where(table.c.linkedid == bindparam("key")).values(
+        {name: func.coalesce(table.c[name], bindparam(name)) for name in _KEPT_IF_UNKNOWN}
+        | {name: or_(table.c[name], bindparam(name)) for name in _KEPT_IF_SET})
+    connection = await session.connection()
+    await connection.execute(statement, [
+        {"key": c.linkedid, **{name: getattr(c, name)
+                               for name in (*_KEPT_IF_UNKNOWN, *_KEPT_IF_SET)}}
+        for c in calls])
+    if delete_opted_out:
+        for call in calls:
+            if call.consent_unknown and stored[call.linkedid].evidence == EVIDENCE_LEDGER:
+                await settle_unknown_consent(session, linkedid=call.linkedid,
+                                             caller=call.caller, recordings=call.recordings)
 
 
 async def _save_recordings(session: AsyncSession, calls: list[CallRecord], *, final: bool,
