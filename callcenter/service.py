@@ -24,6 +24,8 @@ from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
 from callcenter.ledger.derive import LedgerDeriver
 from callcenter.metrics import Metrics
+from callcenter.queues.feed import EVENTS as FEED_EVENTS
+from callcenter.queues.feed import QueueFeed
 from callcenter.queues.live import LiveState
 from callcenter.recordings.retention import purge_expired
 from callcenter.recordings.sweep import SweepReport, sweep_orphans
@@ -73,6 +75,8 @@ class Service:
         self.ami = AMIListener(settings, self.tracker, self.writer, self.live, self.sessions)
         self.pops = ScreenPopHub(self.sessions, settings.default_region)
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
+        self.queue_feed = QueueFeed(self.live, lambda: self.ami.connected)
+        self.ami.subscribe(self.queue_feed.on_event, FEED_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
         self.metrics = Metrics()
         self.routes = Routes(settings, self.sessions, ivr)
@@ -115,6 +119,8 @@ class Service:
                   "agi_allowed_peers", lambda: self.agi.refused_peers)
         m.gauge("callcenter_websocket_clients", "Agent WebSockets open",
                 lambda: self.pops.clients)
+        m.gauge("callcenter_supervisor_websocket_clients", "Supervisor (wallboard) WebSockets "
+                "open", lambda: self.queue_feed.clients)
         m.counter("callcenter_screen_pops_sent", "Screen pops delivered to a browser",
                   lambda: self.pops.pops_sent)
         m.counter("callcenter_screen_pops_dropped", "Messages lost to a browser that fell "

@@ -6,6 +6,7 @@ import os
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
@@ -67,6 +68,8 @@ class Settings(BaseSettings):
     announce_prompts: dict[str, str] = Field(default_factory=dict)
     # Country assumed for numbers written without an international prefix.
     default_region: str = "RU"
+    # The site's time zone (IANA name): the console shows every time in it.
+    time_zone: str = "Europe/Moscow"
     # Dialplan contexts where calls from outside enter: a call touching one is inbound.
     inbound_contexts: list[str] = Field(default_factory=lambda: ["callcenter-inbound"])
 
@@ -127,6 +130,16 @@ class Settings(BaseSettings):
             raise ValueError("ledger_source = \"tables\" needs a PostgreSQL database_url: "
                              "Asterisk writes its ledger tables there")
         return self
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as "
+                             f"Europe/Moscow)") from None
+        return value
 
     @field_validator("login_limits_per_user", "login_limits_per_address")
     @classmethod

@@ -24,7 +24,9 @@ from callcenter.api import (
     queues,
     recordings,
     screenpop,
+    wallboard,
 )
+from callcenter.console import pages
 from callcenter.service import Service
 from callcenter.settings import Settings
 from callcenter.workers import Busy
@@ -74,10 +76,13 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.add_exception_handler(Busy, _busy)
     app.add_middleware(metrics.HttpLatency, histogram=service.metrics.http_seconds)
     routers = [module.router for module in (health, metrics, auth, calls, screenpop, contacts,
-                                            recordings, agents, queues, callbacks, admin)]
+                                            recordings, agents, queues, callbacks, admin,
+                                            wallboard)]
     errors.install(app, routers)
     for router in routers:
         app.include_router(router)
+    app.include_router(pages.router)  # the browser console: HTML, not in the OpenAPI document
+    app.mount("/static", pages.static, name="static")
     return app
 
 

@@ -3,6 +3,12 @@
 Bearer tokens are either API tokens (random, stored hashed, from `callcenter user add` or
 POST /users/{id}/tokens) or short-lived login tokens (signed, from POST /auth/login). Logins
 are throttled per username and per address (429 with Retry-After).
+
+The browser console signs in with POST /auth/session instead: the same login token, kept in
+an httpOnly, SameSite=Strict cookie that scripts cannot read. A cookie is sent by the browser
+whoever made the page, so every state-changing request authenticated by it must also carry
+the session's CSRF token in the X-CSRF-Token header (double submit: the token is in a cookie
+scripts of our own origin can read, and signed for this very session).
 """
 
 from __future__ import annotations
@@ -11,9 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.api.deps import DbDep, ServiceDep
@@ -21,6 +27,7 @@ from callcenter.api.errors import errors
 from callcenter.limits import PLAIN_TEXT, column_length
 from callcenter.service import Service
 from callcenter.users.models import User
+from callcenter.users.security import token_hash
 from callcenter.users.service import (
     WrongCredentials,
     authenticate,
@@ -31,6 +38,10 @@ from callcenter.users.throttle import Throttled
 
 LEVEL = {"agent": 1, "supervisor": 2, "admin": 3}
 LOGIN_PREFIX = "s."  # login tokens; API tokens start "cc_"
+SESSION_COOKIE = "cc_session"  # httpOnly: the login token
+CSRF_COOKIE = "cc_csrf"  # readable by our scripts, echoed in CSRF_HEADER
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -75,13 +86,38 @@ async def _lookup_token(token: str, service: Service, db: AsyncSession) -> Princ
     return Principal.of(user)
 
 
+def csrf_token(service: Service, session_token: str) -> str:
+    """The CSRF token of one session: signed, and naming a hash of the session's token."""
+    return service.keys.csrf.sign({"s": token_hash(session_token)[:32]})
+
+
+def csrf_valid(service: Service, session_token: str, presented: str | None) -> bool:
+    payload = service.keys.csrf.verify(presented or "",
+                                       max_age=service.settings.login_token_minutes * 60)
+    return payload is not None and payload.get("s") == token_hash(session_token)[:32]
+
+
+def session_token(request: Request) -> str | None:
+    """The console's login token from its cookie (never an API token: those are not for
+    browsers)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    return token if token and token.startswith(LOGIN_PREFIX) else None
+
+
 async def current_principal(
-    service: ServiceDep, db: DbDep,
+    request: Request, service: ServiceDep, db: DbDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None:
+    if credentials is not None:
+        token = credentials.credentials
+    elif (token := session_token(request)) is not None:
+        if request.method not in SAFE_METHODS and not csrf_valid(
+                service, token, request.headers.get(CSRF_HEADER)):
+            raise HTTPException(403, f"a session cookie needs the {CSRF_HEADER} header "
+                                     f"(from the {CSRF_COOKIE} cookie)")
+    else:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    principal = await resolve_token(credentials.credentials, service, db)
+    principal = await resolve_token(token, service, db)
     if principal is None:
         raise HTTPException(401, "invalid or expired token",
                             headers={"WWW-Authenticate": "Bearer"})
@@ -126,7 +162,13 @@ class LoginToken(BaseModel):
 
 @router.post("/login", response_model=LoginToken, responses=errors(401, 429))
 async def login(body: Login, request: Request, service: ServiceDep, db: DbDep) -> LoginToken:
-    """A short-lived token for a user with a password (the web console)."""
+    """A short-lived token for a user with a password (scripts; the console uses
+    POST /auth/session)."""
+    return await _sign_in(body, request, service, db)
+
+
+async def _sign_in(body: Login, request: Request, service: Service,
+                   db: AsyncSession) -> LoginToken:
     try:
         user = await authenticate(db, service.login_throttle, username=body.username,
                                   password=body.password, address=client_ip(request))
@@ -138,6 +180,41 @@ async def login(body: Login, request: Request, service: ServiceDep, db: DbDep) -
     ttl = service.settings.login_token_minutes * 60
     token = LOGIN_PREFIX + service.keys.login.sign({"uid": user.id, "ep": user.token_epoch})
     return LoginToken(token=token, expires_in=ttl, role=user.role)
+
+
+class Session(BaseModel):
+    username: str
+    role: str
+    csrf_token: str = Field(description=f"send it back in the {CSRF_HEADER} header of every "
+                                        "request that changes something")
+    expires_in: int
+
+
+@router.post("/session", response_model=Session, responses=errors(401, 429))
+async def sign_in(body: Login, request: Request, response: Response, service: ServiceDep,
+                  db: DbDep) -> Session:
+    """Signs the browser in: the login token goes into an httpOnly, SameSite=Strict cookie
+    (Secure when served over https), and the CSRF token into a cookie scripts can read."""
+    login = await _sign_in(body, request, service, db)
+    csrf = csrf_token(service, login.token)
+    secure = request.url.scheme == "https"
+    response.set_cookie(SESSION_COOKIE, login.token, max_age=login.expires_in, path="/",
+                        httponly=True, samesite="strict", secure=secure)
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=login.expires_in, path="/",
+                        httponly=False, samesite="strict", secure=secure)
+    return Session(username=body.username, role=login.role, csrf_token=csrf,
+                   expires_in=login.expires_in)
+
+
+@router.delete("/session", status_code=204, responses=errors(403))
+async def sign_out(request: Request, response: Response, service: ServiceDep) -> None:
+    """Signs the browser out (its cookies are cleared). Without a valid CSRF token nothing
+    happens, so another site cannot sign a user out."""
+    token = session_token(request)
+    if token is not None and not csrf_valid(service, token, request.headers.get(CSRF_HEADER)):
+        raise HTTPException(403, f"signing out needs the {CSRF_HEADER} header")
+    for name in (SESSION_COOKIE, CSRF_COOKIE):
+        response.delete_cookie(name, path="/", samesite="strict")
 
 
 class WsTicket(BaseModel):

@@ -78,7 +78,7 @@ async def agent_socket(websocket: WebSocket, ticket: str | None = None) -> None:
     await websocket.send_json({"type": "hello", "agent": principal.agent_name,
                                "interface": principal.interface})
     receiving = service.pops.watch_disconnect(websocket, subscriber)
-    still_allowed = asyncio.ensure_future(_recheck(service, payload, subscriber))
+    still_allowed = asyncio.ensure_future(until_revoked(service, payload, subscriber.closed))
     try:
         await service.pops.serve(subscriber)  # returns when the browser goes or falls behind
     finally:
@@ -90,8 +90,9 @@ async def agent_socket(websocket: WebSocket, ticket: str | None = None) -> None:
                                   reason="user deactivated or tokens revoked")
 
 
-async def _recheck(service: Service, payload: dict[str, object], subscriber: Subscriber) -> None:
-    """Returns (closing the subscription) once the socket's user is deactivated or revoked."""
+async def until_revoked(service: Service, payload: dict[str, object],
+                        closed: asyncio.Event) -> None:
+    """Returns (setting `closed`) once the socket's user is deactivated or revoked."""
     while True:
         await asyncio.sleep(service.settings.ws_recheck_seconds)
         try:
@@ -101,5 +102,5 @@ async def _recheck(service: Service, payload: dict[str, object], subscriber: Sub
             log.warning("agent socket recheck failed", extra={"error": repr(exc)})
             continue
         if not allowed:
-            subscriber.closed.set()
+            closed.set()
             return

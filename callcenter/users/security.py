@@ -113,6 +113,7 @@ class Keys:
         self.login = Signed(ring, "login-token")
         self.recording = Signed(ring, "recording-url")
         self.ws_ticket = Signed(ring, "ws-ticket")
+        self.csrf = Signed(ring, "csrf")  # the console's double-submit token, per session
         # The forget-me hash must stay the same for numbers already forgotten, so it is not
         # derived: it is the forget key if configured, else the secret itself (as it always
         # was). It never rotates; see the README before rotating the secret.

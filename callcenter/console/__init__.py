@@ -1,0 +1,1 @@
+"""The browser console: agent desktop and supervisor wallboard (HTML shells + static modules)."""

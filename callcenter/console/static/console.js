@@ -1,0 +1,130 @@
+// What every page shares: the API with the session cookie and its CSRF token, WebSockets
+// opened with a single-use ticket, the language switch, times in the site's time zone.
+import { h } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import htm from "htm";
+import { LANGUAGES, translator } from "./i18n.js";
+
+export const html = htm.bind(h);
+export const page = document.body.dataset;
+
+function cookie(name) {
+  const found = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+}
+
+/** fetch() on our API: cookies sent, the CSRF token on everything that changes state. */
+export async function api(path, { method = "GET", body } = {}) {
+  const headers = {};
+  if (method !== "GET") headers["X-CSRF-Token"] = cookie("cc_csrf");
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) location.assign(`/signin?next=${encodeURIComponent(location.pathname)}`);
+  return response;
+}
+
+/** The language in use and a setter that remembers it (cookie, read by the server too). */
+export function useLanguage() {
+  const [lang, setLang] = useState(document.documentElement.lang in LANGUAGES
+    ? document.documentElement.lang : "en");
+  const choose = (next) => {
+    document.cookie = `cc_lang=${next}; path=/; max-age=31536000; samesite=strict`;
+    document.documentElement.lang = next;
+    setLang(next);
+  };
+  return [lang, translator(lang), choose];
+}
+
+export function LanguageSwitch({ lang, choose, t }) {
+  return html`<label class="lang">${t("language")}
+    <select value=${lang} onChange=${(e) => choose(e.target.value)} data-testid="language">
+      ${Object.entries(LANGUAGES).map(([code, name]) =>
+        html`<option value=${code} selected=${code === lang}>${name}</option>`)}
+    </select></label>`;
+}
+
+export function formatTime(lang, value, withDate = false) {
+  const options = { timeZone: page.timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit" };
+  if (withDate) Object.assign(options, { day: "2-digit", month: "2-digit", year: "numeric" });
+  return new Intl.DateTimeFormat(lang, options).format(new Date(value));
+}
+
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const mm = String(Math.floor(s / 60) % 60).padStart(2, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+export async function signOut() {
+  await api("/auth/session", { method: "DELETE" });
+  location.assign("/signin");
+}
+
+export function Header({ title, lang, choose, t }) {
+  return html`<header class="top">
+    <h1>${title}</h1>
+    <span class="who">${page.agent || page.username}</span>
+    <${LanguageSwitch} lang=${lang} choose=${choose} t=${t} />
+    <button type="button" onClick=${signOut}>${t("sign_out")}</button>
+  </header>`;
+}
+
+/** Re-renders every second; what it shows is computed from timestamps, not from ticks. */
+export function useClock() {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  return now;
+}
+
+/**
+ * A WebSocket to `path` (/ws/agent, /ws/supervisor), opened with a fresh single-use ticket
+ * and reopened after a drop (1 s, 2 s, … 15 s). `onMessage` gets each parsed message;
+ * the hook returns whether the socket is open now.
+ */
+export function useLiveSocket(path, onMessage) {
+  const [open, setOpen] = useState(false);
+  const handler = useRef(onMessage);
+  handler.current = onMessage;
+  useEffect(() => {
+    if (!path) return undefined;
+    let socket = null;
+    let retry = null;
+    let delay = 1000;
+    let stopped = false;
+    async function connect() {
+      let ticket;
+      try {
+        const response = await api("/auth/ws-ticket", { method: "POST" });
+        if (!response.ok) throw new Error(String(response.status));
+        ticket = (await response.json()).ticket;
+      } catch {
+        schedule();
+        return;
+      }
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      socket = new WebSocket(`${scheme}://${location.host}${path}?ticket=${encodeURIComponent(ticket)}`);
+      socket.onopen = () => { delay = 1000; setOpen(true); };
+      socket.onmessage = (event) => handler.current(JSON.parse(event.data));
+      socket.onclose = () => { setOpen(false); schedule(); };
+    }
+    function schedule() {
+      if (stopped) return;
+      retry = setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    }
+    connect();
+    return () => { stopped = true; clearTimeout(retry); if (socket) socket.close(); };
+  }, [path]);
+  return open;
+}
+
+export function StaleBanner({ show, t, message = "stale" }) {
+  return show ? html`<div class="banner stale" role="alert" data-testid="stale">⚠ ${t(message)}</div>` : null;
+}

@@ -1,0 +1,127 @@
+// The agent desktop: the caller's card pops the moment the phone rings, pushed on /ws/agent
+// (already shaped by the server's data policy for this agent).
+import { render } from "preact";
+import { useState } from "preact/hooks";
+import {
+  api, formatDuration, formatTime, Header, html, page, StaleBanner, useClock, useLanguage,
+  useLiveSocket,
+} from "./console.js";
+
+const STATES = {
+  offline: { icon: "✖", label: "state_offline" },
+  ready: { icon: "✔", label: "state_ready" },
+  ringing: { icon: "☏", label: "state_ringing" },
+  on_call: { icon: "☎", label: "state_on_call" },
+};
+
+function StatusBar({ state, since, now, t }) {
+  const { icon, label } = STATES[state];
+  return html`<div class="status status-${state}" role="status" data-testid="status" data-state=${state}>
+    <span class="icon" aria-hidden="true">${icon}</span>
+    <span class="label">${t(label)}</span>
+    ${since && html`<span class="timer">${formatDuration((now - since) / 1000)}</span>`}
+  </div>`;
+}
+
+function QueueLogin({ t }) {
+  const [message, setMessage] = useState("");
+  async function change(action, queue) {
+    const response = await api("/agents/me", {
+      method: "POST", body: action === "login" ? { action, queues: [queue] } : { action },
+    });
+    if (response.ok) setMessage(action === "login" ? t("logged_in_to", { queue }) : t("logged_out"));
+    else setMessage(t("failed", { status: response.status }) + " " + ((await response.json()).detail ?? ""));
+  }
+  function submit(event) {
+    event.preventDefault();
+    const queue = new FormData(event.target).get("queue").trim();
+    if (queue) change("login", queue);
+  }
+  return html`<form class="queues" onSubmit=${submit}>
+    <label>${t("queues_label")} <input name="queue" required maxlength="64" pattern="[A-Za-z0-9_.\\-]+" /></label>
+    <button type="submit">${t("log_in_queue")}</button>
+    <button type="button" onClick=${() => change("logout")}>${t("log_out_queue")}</button>
+    <span class="note" role="status">${message}</span>
+  </form>`;
+}
+
+function outcome(t, value) {
+  const key = `outcome_${value}`;
+  const text = t(key);
+  return text === key ? value ?? "" : text;
+}
+
+function Card({ pop, lang, t, now }) {
+  const { screenpop, queue, at } = pop;
+  const contact = screenpop.contact;
+  const calls = screenpop.last_calls;
+  return html`<article class="card" data-testid="card" aria-live="assertive">
+    <header>
+      <h2 data-testid="caller-name">${contact ? contact.name ?? t("unknown_name") : t("new_caller")}</h2>
+      ${contact && contact.vip && html`<span class="badge vip" data-testid="vip">★ ${t("vip")}</span>`}
+      ${screenpop.new && html`<span class="badge new">${t("new_caller")}</span>`}
+    </header>
+    <p class="number">${screenpop.number}${queue ? html` · ${t("queue")}: ${queue}` : ""}</p>
+    ${contact && Object.keys(contact.fields || {}).length > 0 && html`<dl class="fields">
+      ${Object.entries(contact.fields).map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}
+    </dl>`}
+    ${contact && contact.notes && html`<p class="notes">${contact.notes}</p>`}
+    ${screenpop.open_callbacks.length > 0 && html`<p class="callbacks">${t("open_callbacks", { n: screenpop.open_callbacks.length })}</p>`}
+    <h3>${t("last_calls")}: <span data-testid="call-count">${t("calls", { n: calls.length })}</span></h3>
+    ${calls.length === 0 ? html`<p>${t("no_calls")}</p>` : html`<table class="calls"><tbody>
+      ${calls.map((c) => html`<tr>
+        <td>${formatTime(lang, c.started_at, true)}</td><td>${c.queue ?? ""}</td>
+        <td>${outcome(t, c.outcome)}</td><td>${c.agent ?? ""}</td>
+        <td>${c.talk_seconds != null ? formatDuration(c.talk_seconds) : ""}</td></tr>`)}
+    </tbody></table>`}
+    <footer class="age" data-testid="card-age">${t("card_loaded", { time: formatTime(lang, at) })} ·
+      ${t("updated_ago", { n: Math.max(0, Math.round((now - at) / 1000)) })}</footer>
+  </article>`;
+}
+
+function Desktop() {
+  const [lang, t, choose] = useLanguage();
+  const now = useClock();
+  const [call, setCall] = useState({ state: "ready", since: Date.now(), pop: null, note: "" });
+  document.title = t("title_desktop");
+  const open = useLiveSocket(page.hasPhone ? "/ws/agent" : null, (message) => {
+    const at = Date.now();
+    switch (message.type) {
+      case "ring":
+        setCall({ state: "ringing", since: at, linkedid: message.linkedid, note: "",
+                  pop: { screenpop: message.screenpop, queue: message.queue, at } });
+        if (document.hidden && "Notification" in window && Notification.permission === "granted") {
+          const name = message.screenpop.contact?.name ?? message.screenpop.number;
+          new Notification(t("state_ringing"), { body: name });
+        }
+        break;
+      case "connected":
+        setCall((c) => ({ ...c, state: "on_call", since: at }));
+        break;
+      case "answered_elsewhere":
+        setCall((c) => ({ ...c, state: "ready", since: at, note: t("answered_elsewhere", { who: message.by || t("someone_else") }) }));
+        break;
+      case "ring_stopped":
+        setCall((c) => ({ ...c, state: "ready", since: at, note: t(message.reason === "caller hung up" ? "caller_hung_up" : "not_answered") }));
+        break;
+      case "hangup":
+        setCall((c) => ({ ...c, state: "ready", since: at, note: t(message.reason === "caller" ? "caller_hung_up" : "call_ended") }));
+        break;
+    }
+  });
+  const state = page.hasPhone && open ? call.state : "offline";
+  return html`<${Header} title=${t("title_desktop")} lang=${lang} choose=${choose} t=${t} />
+    <${StaleBanner} show=${page.hasPhone && !open} t=${t} />
+    <div class="bar">
+      <${StatusBar} state=${state} since=${state === "offline" ? null : call.since} now=${now} t=${t} />
+      ${page.hasPhone && html`<${QueueLogin} t=${t} />`}
+    </div>
+    <main class="desk">
+      ${!page.hasPhone ? html`<p class="message">${t("no_phone")}</p>`
+        : call.pop ? html`${call.note && html`<div class="banner info" role="alert" data-testid="call-note">${call.note}</div>`}
+            <${Card} pop=${call.pop} lang=${lang} t=${t} now=${now} />`
+        : html`<p class="message">${t("waiting_for_calls")}</p>`}
+    </main>`;
+}
+
+render(html`<${Desktop} />`, document.getElementById("app"));
