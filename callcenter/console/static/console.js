@@ -14,7 +14,7 @@ function cookie(name) {
 }
 
 /** fetch() on our API: cookies sent, the CSRF token on everything that changes state. */
-export async function api(path, { method = "GET", body } = {}) {
+export async function api(path, { method = "GET", body, toSignIn = true } = {}) {
   const headers = {};
   if (method !== "GET") headers["X-CSRF-Token"] = cookie("cc_csrf");
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -22,7 +22,7 @@ export async function api(path, { method = "GET", body } = {}) {
     method, headers, credentials: "same-origin",
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (response.status === 401) location.assign(`/signin?next=${encodeURIComponent(location.pathname)}`);
+  if (response.status === 401 && toSignIn) location.assign(`/signin?next=${encodeURIComponent(location.pathname)}`);
   return response;
 }
 

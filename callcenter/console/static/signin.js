@@ -21,7 +21,8 @@ function SignIn() {
     setError("");
     try {
       const response = await api("/auth/session", {
-        method: "POST", body: { username: form.get("username"), password: form.get("password") },
+        method: "POST", toSignIn: false,
+        body: { username: form.get("username"), password: form.get("password") },
       });
       if (response.ok) { location.assign(target()); return; }
       if (response.status === 401) setError(t("wrong_credentials"));

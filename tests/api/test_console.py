@@ -1,0 +1,114 @@
+"""The browser console in a real Chromium against the API on SQLite (no Asterisk): sign-in,
+the session cookie and its CSRF protection, which role sees which page, languages, and the
+wallboard's pushed live picture (fed through the AMI listener's own event handler)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from callcenter.api.app import create_app
+from tests.browser import chromium, new_page, sign_in
+from tests.rig import serving
+
+
+@pytest.fixture
+async def site(api):
+    async with serving(create_app(service=api.service)) as address:
+        yield f"http://{address}"
+
+
+@pytest.fixture
+async def browser():
+    async with chromium() as browser:
+        yield browser
+
+
+async def test_an_agent_signs_in_to_the_desktop_with_a_protected_session(site, browser):
+    page = await new_page(browser, site)
+    await sign_in(page, "anna", goto="/")
+    assert page.url == f"{site}/desktop"
+    # the agent socket is open: the status says so in text, icon and colour
+    status = page.get_by_test_id("status")
+    await status.get_by_text("Ready").wait_for()
+    assert await status.get_attribute("data-state") == "ready"
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    session = cookies["cc_session"]
+    assert (session["httpOnly"], session["sameSite"]) == (True, "Strict")
+    assert not cookies["cc_csrf"]["httpOnly"]
+    assert "cc_session" not in await page.evaluate("document.cookie")  # scripts cannot read it
+    # the API takes the cookie; a change of state needs the CSRF header as well
+    me = await page.evaluate("fetch('/auth/me').then(r => r.json())")
+    assert me["username"] == "anna"
+    forged = await page.evaluate(
+        "fetch('/auth/ws-ticket', {method: 'POST'}).then(r => r.status)")
+    assert forged == 403
+    with_token = await page.evaluate("""fetch('/auth/ws-ticket', {method: 'POST', headers:
+        {'X-CSRF-Token': document.cookie.match(/cc_csrf=([^;]+)/)[1]}}).then(r => r.status)""")
+    assert with_token == 200
+    # signing out ends the session in this browser
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url("**/signin")
+    assert "cc_session" not in {c["name"] for c in await page.context.cookies()}
+    assert await page.evaluate("fetch('/auth/me').then(r => r.status)") == 401
+
+
+async def test_a_wrong_password_is_refused_and_says_so(site, browser):
+    page = await new_page(browser, site)
+    await page.goto("/signin")
+    await page.locator("input[name=username]").fill("anna")
+    await page.locator("input[name=password]").fill("wrong")
+    await page.locator("button[type=submit]").click()
+    await page.get_by_role("alert").get_by_text("Wrong username or password.").wait_for()
+    assert "cc_session" not in {c["name"] for c in await page.context.cookies()}
+
+
+async def test_an_agent_cannot_open_the_wallboard_nor_its_feed(site, browser):
+    page = await new_page(browser, site)
+    await sign_in(page, "anna")
+    response = await page.goto("/wallboard")
+    assert response.status == 403
+    await page.get_by_text("This page is for supervisors.").wait_for()
+    assert await page.get_by_test_id("tile").count() == 0
+    # nor can a script of the page open the supervisors' socket with its ticket
+    closed = await page.evaluate("""async () => {
+        const csrf = document.cookie.match(/cc_csrf=([^;]+)/)[1];
+        const {ticket} = await (await fetch('/auth/ws-ticket', {method: 'POST',
+                                headers: {'X-CSRF-Token': csrf}})).json();
+        const ws = new WebSocket(`ws://${location.host}/ws/supervisor?ticket=${ticket}`);
+        return await new Promise(done => {
+            ws.onmessage = () => done('message');
+            ws.onclose = (e) => done(e.code);
+        });
+    }""")
+    assert closed == 1006  # the handshake refused (closed before accept): no picture sent
+
+
+async def test_the_wallboard_shows_a_caller_the_moment_they_join_in_russian(site, browser, api):
+    page = await new_page(browser, site, lang="ru")
+    await sign_in(page, "sue", goto="/wallboard")
+    assert page.url == f"{site}/wallboard"
+    # no Asterisk here: the page says the live picture is not current
+    await page.get_by_text("АТС не подключена").wait_for()
+    now = time.time()
+    for event in (
+        {"Event": "QueueMemberAdded", "Queue": "support", "Interface": "Local/2001@x/n",
+         "MemberName": "Anna", "Paused": "0", "Timestamp": f"{now - 30}"},
+        {"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "c1.1", "Linkedid": "c1.1",
+         "CallerIDNum": "+79161234567", "CallerIDName": "Иван", "Timestamp": f"{now - 65}"},
+    ):
+        api.service.ami.on_event(event)
+    tile = page.locator("[data-testid=tile][data-queue=support]")
+    await tile.get_by_test_id("waiting").get_by_text("1 абонент ждёт").wait_for(timeout=3000)
+    await tile.get_by_test_id("caller").get_by_text("Иван · +79161234567").wait_for()
+    wait = await tile.get_by_test_id("longest-wait").inner_text()
+    assert "01:05" <= wait <= "01:08"  # from the server's timestamps, not since page load
+    await tile.get_by_text("1 оператор").wait_for()
+    api.service.ami.on_event({"Event": "QueueCallerJoin", "Queue": "support",
+                              "Uniqueid": "c2.1", "Linkedid": "c2.1",
+                              "CallerIDNum": "+79160000002", "Timestamp": f"{now}"})
+    await tile.get_by_test_id("waiting").get_by_text("2 абонента ждут").wait_for(timeout=3000)
+    # switched to English in the page, without reloading
+    await page.get_by_test_id("language").select_option("en")
+    await tile.get_by_test_id("waiting").get_by_text("2 callers waiting").wait_for()
