@@ -1,0 +1,118 @@
+"""The console in a real Chromium against the real Asterisk: an agent signs in and logs in to
+a queue from the page; a queue call rings their phone and the card pops before they answer,
+while the supervisor's wallboard shows the caller waiting and then the agent on the call.
+Once in English and once in Russian."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from callcenter.api.app import create_app
+from callcenter.calls.models import Call
+from callcenter.contacts.models import Contact, ContactNumber
+from callcenter.users.models import User
+from callcenter.users.service import create_user
+from tests.browser import PASSWORD, chromium, new_page, sign_in
+from tests.integration.helpers import logout_everyone, place_inbound_call, wait_for_call
+from tests.rig import serving
+
+pytestmark = pytest.mark.integration
+
+TEXT = {
+    "en": {"ready": "Ready", "ringing": "Ringing", "on_call": "On call",
+           "logged_in": "Logged in to support.", "two_calls": "2 calls",
+           "waiting": "1 caller waiting", "nobody": "0 callers waiting", "agent": "1 agent",
+           "ended": "Call ended."},
+    "ru": {"ready": "Готов", "ringing": "Звонок", "on_call": "Разговор",
+           "logged_in": "Вы в очереди support.", "two_calls": "2 звонка",
+           "waiting": "1 абонент ждёт", "nobody": "0 абонентов ждут", "agent": "1 оператор",
+           "ended": "Разговор завершён."},
+}
+CASES = {"en": ("Olga Smirnova", "+79265550031", "2021"),
+         "ru": ("Ольга Смирнова", "+79265550032", "2022")}
+
+
+@pytest.fixture
+async def site(service):
+    await logout_everyone(service, "support", "sales", "vip")
+    async with serving(create_app(service=service)) as address:
+        yield f"http://{address}"
+    await logout_everyone(service, "support", "sales", "vip")
+
+
+async def user_with_password(service, username: str, role: str, agent: str | None = None,
+                             interface: str | None = None) -> None:
+    async with service.sessions() as session:
+        if await session.scalar(select(User).where(User.username == username)) is None:
+            await create_user(session, username=username, role=role, agent_name=agent,
+                              interface=interface, password=PASSWORD)
+            await session.commit()
+
+
+async def contact_with_two_calls(service, name: str, number: str) -> None:
+    async with service.sessions() as session:
+        if await session.scalar(select(ContactNumber).where(ContactNumber.number == number)):
+            return
+        session.add(Contact(name=name, vip=True, numbers=[ContactNumber(number=number)]))
+        for minute in (1, 2):
+            when = datetime(2026, 11, 20, 7, minute, tzinfo=UTC)  # 10:0x in Moscow
+            session.add(Call(linkedid=f"earlier-{number}-{minute}", direction="inbound",
+                             caller=number, called="+74950000000", started_at=when,
+                             queue="support", answered_at=when, ended_at=when, agent="Somebody",
+                             wait_seconds=3, talk_seconds=60, outcome="answered",
+                             end_inferred=False))
+        await session.commit()
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_call(
+        service, site, lang):
+    text = TEXT[lang]
+    name, number, extension = CASES[lang]
+    agent_name = f"Desk{lang.upper()}"
+    await contact_with_two_calls(service, name, number)
+    # a phone that rings 4 s before the agent answers, as a real one does
+    await user_with_password(service, f"desk-{lang}", "agent", agent_name,
+                             f"Local/{extension}@cc-test-slow-agent/n")
+    await user_with_password(service, "wall-sup", "supervisor")
+    async with chromium() as browser:
+        board = await new_page(browser, site, lang)
+        await sign_in(board, "wall-sup", goto="/wallboard")
+        desk = await new_page(browser, site, lang)
+        await sign_in(desk, f"desk-{lang}")
+        assert desk.url == f"{site}/desktop"
+        status = desk.get_by_test_id("status")
+        await status.get_by_text(text["ready"]).wait_for()
+
+        await desk.locator("input[name=queue]").fill("support")
+        await desk.locator("form.queues button[type=submit]").click()
+        await desk.get_by_text(text["logged_in"]).wait_for()
+        tile = board.locator("[data-testid=tile][data-queue=support]")
+        await tile.get_by_text(text["agent"]).wait_for(timeout=5000)
+        await tile.get_by_test_id("waiting").get_by_text(text["nobody"]).wait_for()
+
+        linkedid = await place_inbound_call(service, caller=number, talk=2)
+        # the card, with the contact's name, while the phone is still ringing
+        await desk.get_by_test_id("caller-name").get_by_text(name).wait_for(timeout=10000)
+        assert await status.get_attribute("data-state") == "ringing"
+        assert text["ringing"] in await status.inner_text()
+        card = desk.get_by_test_id("card")
+        await card.get_by_test_id("vip").wait_for()
+        assert await card.get_by_test_id("call-count").inner_text() == text["two_calls"]
+        assert "10:02" in await card.inner_text()  # the earlier calls, in the site's zone
+        # meanwhile the wallboard shows the caller waiting
+        await tile.get_by_test_id("waiting").get_by_text(text["waiting"]).wait_for(timeout=3000)
+        assert number in await tile.get_by_test_id("caller").inner_text()
+        # the agent answers: on the call on both screens
+        await desk.locator("[data-testid=status][data-state=on_call]").wait_for(timeout=10000)
+        assert text["on_call"] in await status.inner_text()
+        await tile.locator(".agent-on_call").get_by_text("1 ").wait_for(timeout=3000)
+        await tile.get_by_test_id("waiting").get_by_text(text["nobody"]).wait_for()
+        # the call ends: ready again, the card stays with what happened
+        await desk.get_by_test_id("call-note").get_by_text(text["ended"]).wait_for(timeout=15000)
+        assert await status.get_attribute("data-state") == "ready"
+    call = await wait_for_call(service, linkedid)
+    assert (call.agent, call.outcome) == (agent_name, "answered")
