@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a purpose needs, when missing (as root, on Debian/Ubuntu).
 #   system-deps.sh python   venv support for `make run`
-#   system-deps.sh test     + debootstrap, PostgreSQL binaries, sipp, ffmpeg for `make test`
+#   system-deps.sh test     + debootstrap, PostgreSQL binaries, sipp, ffmpeg, chromium (the
+#                           console's browser tests, driven by Playwright) for `make test`
 set -euo pipefail
 want=()
 need() { command -v "$1" >/dev/null 2>&1 || want+=("$2"); }
@@ -11,6 +12,7 @@ case "${1:-test}" in
     need debootstrap debootstrap
     need sipp sip-tester
     need ffmpeg ffmpeg
+    need chromium chromium
     need runuser util-linux
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
     ;;

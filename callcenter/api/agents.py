@@ -88,6 +88,31 @@ async def _member_queues(service: Service, interface: str, action: str) -> list[
 STATE_ERRORS = errors(409, 503)
 
 
+class MyState(BaseModel):
+    """The agent's own live state, as the AMI listener follows it."""
+
+    agent: str | None
+    queues: list[str] = Field(description="queues logged in to")
+    paused: bool
+    paused_reason: str | None
+    ringing: bool
+    on_call: bool
+
+
+@router.get("/me", response_model=MyState, responses=errors(503))
+async def my_state(principal: Agent, service: ServiceDep) -> MyState:
+    """For the agent desktop's status bar: no queues means logged out."""
+    if not service.ami.connected:
+        raise HTTPException(503, "not connected to Asterisk: the live state is not current")
+    member = service.live.members.get(principal.interface or "")
+    if member is None:
+        return MyState(agent=principal.agent_name, queues=[], paused=False, paused_reason=None,
+                       ringing=False, on_call=False)
+    return MyState(agent=principal.agent_name, queues=sorted(member.queues),
+                   paused=member.paused, paused_reason=member.paused_reason,
+                   ringing=member.ringing_for is not None, on_call=member.on_call is not None)
+
+
 @router.post("/me", response_model=StateResult, responses=STATE_ERRORS)
 async def change_my_state(change: StateChange, principal: Agent,
                           service: ServiceDep) -> StateResult:

@@ -28,9 +28,12 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Outgoing = dict[str, Any] | asyncio.Future[dict[str, Any]]
 _DIAL_PROGRESS = {"5": "agent_ringing", "6": "agent_answered"}
 # what pops and click-to-call progress are made of
+# An agent's queue membership or pause changed (by them, a supervisor or the PBX): their
+# desktop is told, and reads its new state (GET /agents/me), already applied by then.
+MEMBER_EVENTS = frozenset({"QueueMemberAdded", "QueueMemberRemoved", "QueueMemberPause"})
 EVENTS = frozenset({"AgentCalled", "AgentConnect", "AgentRingNoAnswer", "QueueCallerAbandon",
                     "Hangup", "AgentComplete", "Newstate", "DialBegin", "DialEnd",
-                    "OriginateResponse"})
+                    "OriginateResponse", *MEMBER_EVENTS})
 
 
 @dataclass(eq=False)
@@ -170,6 +173,9 @@ class ScreenPopHub:
                                        "reason": "caller hung up"})
             for interface in [i for i, calls in self._engaged.items() if linkedid in calls]:
                 self._release(interface, linkedid)  # the call is over, whoever had it
+        elif name in MEMBER_EVENTS:
+            self._push(event.get("Interface", ""), {"type": "state_changed",
+                                                    "queue": event.get("Queue")})
         elif name == "AgentComplete":
             self._release(event.get("Interface", ""), linkedid)
             self._push(event.get("Interface", ""), {"type": "hangup", "linkedid": linkedid,

@@ -29,10 +29,13 @@ async def test_an_agent_signs_in_to_the_desktop_with_a_protected_session(site, b
     page = await new_page(browser, site)
     await sign_in(page, "anna", goto="/")
     assert page.url == f"{site}/desktop"
-    # the agent socket is open: the status says so in text, icon and colour
+    # the agent socket is open, but there is no Asterisk here: the page says so, and the
+    # status (in text, icon and colour) does not pretend the agent can take calls
+    await page.get_by_text("The PBX is not connected").wait_for()
+    assert await page.get_by_test_id("stale").count() == 1
     status = page.get_by_test_id("status")
-    await status.get_by_text("Ready").wait_for()
-    assert await status.get_attribute("data-state") == "ready"
+    assert await status.get_attribute("data-state") == "offline"
+    assert "Offline" in await status.inner_text()
     cookies = {c["name"]: c for c in await page.context.cookies()}
     session = cookies["cc_session"]
     assert (session["httpOnly"], session["sameSite"]) == (True, "Strict")

@@ -5,6 +5,7 @@ Once in English and once in Russian."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -22,17 +23,26 @@ from tests.rig import serving
 pytestmark = pytest.mark.integration
 
 TEXT = {
-    "en": {"ready": "Ready", "ringing": "Ringing", "on_call": "On call",
+    "en": {"ready": "Ready", "logged_out": "Not in a queue", "ringing": "Ringing",
+           "on_call": "On call",
            "logged_in": "Logged in to support.", "two_calls": "2 calls",
            "waiting": "1 caller waiting", "nobody": "0 callers waiting", "agent": "1 agent",
            "ended": "Call ended."},
-    "ru": {"ready": "Готов", "ringing": "Звонок", "on_call": "Разговор",
+    "ru": {"ready": "Готов", "logged_out": "Не в очереди", "ringing": "Звонок",
+           "on_call": "Разговор",
            "logged_in": "Вы в очереди support.", "two_calls": "2 звонка",
            "waiting": "1 абонент ждёт", "nobody": "0 абонентов ждут", "agent": "1 оператор",
            "ended": "Разговор завершён."},
 }
 CASES = {"en": ("Olga Smirnova", "+79265550031", "2021"),
          "ru": ("Ольга Смирнова", "+79265550032", "2022")}
+
+
+async def screenshot(page, name: str) -> None:
+    """The README's screenshots come from this test: CALLCENTER_SCREENSHOTS=docs/console."""
+    folder = os.environ.get("CALLCENTER_SCREENSHOTS")
+    if folder:
+        await page.screenshot(path=f"{folder}/{name}.png")
 
 
 @pytest.fixture
@@ -85,11 +95,13 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         await sign_in(desk, f"desk-{lang}")
         assert desk.url == f"{site}/desktop"
         status = desk.get_by_test_id("status")
-        await status.get_by_text(text["ready"]).wait_for()
+        await status.get_by_text(text["logged_out"]).wait_for()
 
         await desk.locator("input[name=queue]").fill("support")
         await desk.locator("form.queues button[type=submit]").click()
         await desk.get_by_text(text["logged_in"]).wait_for()
+        await status.get_by_text(text["ready"]).wait_for(timeout=5000)
+        assert "support" in await desk.get_by_test_id("my-queues").inner_text()
         tile = board.locator("[data-testid=tile][data-queue=support]")
         await tile.get_by_text(text["agent"]).wait_for(timeout=5000)
         await tile.get_by_test_id("waiting").get_by_text(text["nobody"]).wait_for()
@@ -103,9 +115,11 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         await card.get_by_test_id("vip").wait_for()
         assert await card.get_by_test_id("call-count").inner_text() == text["two_calls"]
         assert "10:02" in await card.inner_text()  # the earlier calls, in the site's zone
+        await screenshot(desk, f"desktop-{lang}")
         # meanwhile the wallboard shows the caller waiting
         await tile.get_by_test_id("waiting").get_by_text(text["waiting"]).wait_for(timeout=3000)
         assert number in await tile.get_by_test_id("caller").inner_text()
+        await screenshot(board, f"wallboard-{lang}")
         # the agent answers: on the call on both screens
         await desk.locator("[data-testid=status][data-state=on_call]").wait_for(timeout=10000)
         assert text["on_call"] in await status.inner_text()

@@ -1,7 +1,7 @@
 // The agent desktop: the caller's card pops the moment the phone rings, pushed on /ws/agent
 // (already shaped by the server's data policy for this agent).
 import { render } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import {
   api, formatDuration, formatTime, Header, html, page, StaleBanner, useClock, useLanguage,
   useLiveSocket,
@@ -9,26 +9,29 @@ import {
 
 const STATES = {
   offline: { icon: "✖", label: "state_offline" },
+  logged_out: { icon: "○", label: "state_logged_out" },
+  paused: { icon: "‖", label: "state_paused" },
   ready: { icon: "✔", label: "state_ready" },
   ringing: { icon: "☏", label: "state_ringing" },
   on_call: { icon: "☎", label: "state_on_call" },
 };
 
-function StatusBar({ state, since, now, t }) {
+function StatusBar({ state, since, now, t, reason }) {
   const { icon, label } = STATES[state];
   return html`<div class="status status-${state}" role="status" data-testid="status" data-state=${state}>
     <span class="icon" aria-hidden="true">${icon}</span>
-    <span class="label">${t(label)}</span>
+    <span class="label">${t(label)}${reason ? `: ${reason}` : ""}</span>
     ${since && html`<span class="timer">${formatDuration((now - since) / 1000)}</span>`}
   </div>`;
 }
 
-function QueueLogin({ t }) {
+function QueueLogin({ t, queues, changed }) {
   const [message, setMessage] = useState("");
   async function change(action, queue) {
     const response = await api("/agents/me", {
       method: "POST", body: action === "login" ? { action, queues: [queue] } : { action },
     });
+    changed();
     if (response.ok) setMessage(action === "login" ? t("logged_in_to", { queue }) : t("logged_out"));
     else setMessage(t("failed", { status: response.status }) + " " + ((await response.json()).detail ?? ""));
   }
@@ -38,7 +41,8 @@ function QueueLogin({ t }) {
     if (queue) change("login", queue);
   }
   return html`<form class="queues" onSubmit=${submit}>
-    <label>${t("queues_label")} <input name="queue" required maxlength="64" pattern="[A-Za-z0-9_.\\-]+" /></label>
+    <span data-testid="my-queues">${t("queues_label")}: ${queues.length ? queues.join(", ") : "—"}</span>
+    <label>${t("queue")} <input name="queue" required maxlength="64" pattern="[A-Za-z0-9_.\\-]+" /></label>
     <button type="submit">${t("log_in_queue")}</button>
     <button type="button" onClick=${() => change("logout")}>${t("log_out_queue")}</button>
     <span class="note" role="status">${message}</span>
@@ -74,8 +78,7 @@ function Card({ pop, lang, t, now }) {
         <td>${outcome(t, c.outcome)}</td><td>${c.agent ?? ""}</td>
         <td>${c.talk_seconds != null ? formatDuration(c.talk_seconds) : ""}</td></tr>`)}
     </tbody></table>`}
-    <footer class="age" data-testid="card-age">${t("card_loaded", { time: formatTime(lang, at) })} ·
-      ${t("updated_ago", { n: Math.max(0, Math.round((now - at) / 1000)) })}</footer>
+    <footer class="age" data-testid="card-age">${t("card_loaded", { time: formatTime(lang, at) })}${" · "}${t("updated_ago", { n: Math.max(0, Math.round((now - at) / 1000)) })}</footer>
   </article>`;
 }
 
@@ -83,9 +86,19 @@ function Desktop() {
   const [lang, t, choose] = useLanguage();
   const now = useClock();
   const [call, setCall] = useState({ state: "ready", since: Date.now(), pop: null, note: "" });
+  // the agent's queues and pause, as Asterisk has them: read on load and after each change
+  const [member, setMember] = useState(null);
+  const [pbxDown, setPbxDown] = useState(false);
+  async function refresh() {
+    const response = await api("/agents/me");
+    setMember(response.ok ? await response.json() : null);
+    setPbxDown(response.status === 503);
+  }
+  useEffect(() => { if (page.hasPhone) refresh(); }, []);
   document.title = t("title_desktop");
   const open = useLiveSocket(page.hasPhone ? "/ws/agent" : null, (message) => {
     const at = Date.now();
+    if (message.type !== "ring") refresh();
     switch (message.type) {
       case "ring":
         setCall({ state: "ringing", since: at, linkedid: message.linkedid, note: "",
@@ -109,12 +122,16 @@ function Desktop() {
         break;
     }
   });
-  const state = page.hasPhone && open ? call.state : "offline";
+  let state = page.hasPhone && open && member ? call.state : "offline";
+  if (state === "ready" && !member.queues.length) state = "logged_out";
+  else if (state === "ready" && member.paused) state = "paused";
   return html`<${Header} title=${t("title_desktop")} lang=${lang} choose=${choose} t=${t} />
     <${StaleBanner} show=${page.hasPhone && !open} t=${t} />
+    <${StaleBanner} show=${open && pbxDown} t=${t} message="asterisk_down" />
     <div class="bar">
-      <${StatusBar} state=${state} since=${state === "offline" ? null : call.since} now=${now} t=${t} />
-      ${page.hasPhone && html`<${QueueLogin} t=${t} />`}
+      <${StatusBar} state=${state} since=${state === "offline" ? null : call.since} now=${now} t=${t}
+        reason=${state === "paused" ? member.paused_reason : null} />
+      ${page.hasPhone && html`<${QueueLogin} t=${t} queues=${member ? member.queues : []} changed=${refresh} />`}
     </div>
     <main class="desk">
       ${!page.hasPhone ? html`<p class="message">${t("no_phone")}</p>`

@@ -18,7 +18,7 @@ function memberState(m) {
 
 const AGENT_STATES = [
   ["ready", "✔", "agents_ready"], ["ringing", "☏", "agents_ringing"],
-  ["on_call", "☎", "agents_on_call"], ["paused", "⏸", "agents_paused"],
+  ["on_call", "☎", "agents_on_call"], ["paused", "‖", "agents_paused"],
 ];
 
 function Tile({ queue, elapsed, t }) {
