@@ -11,6 +11,7 @@ import base64
 import hashlib
 import html
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -57,9 +58,9 @@ def language(request: Request) -> str:
 
 
 def shell(request: Request, page: str, *, time_zone: str, principal: Principal | None,
-          status_code: int = 200) -> HTMLResponse:
+          status_code: int = 200, pop_number: str = "") -> HTMLResponse:
     """The page: its data attributes tell the module who is signed in and the site's zone."""
-    attrs = {"page": page, "time-zone": time_zone,
+    attrs = {"page": page, "time-zone": time_zone, "pop-number": pop_number,
              "username": principal.username if principal else "",
              "role": principal.role if principal else "",
              "agent": (principal.agent_name or "") if principal else "",
@@ -93,7 +94,7 @@ async def signed_in(request: Request, service: ServiceDep) -> Principal | None:
 
 
 def _to_signin(request: Request) -> Response:
-    return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+    return RedirectResponse(f"/signin?next={quote(request.url.path)}", status_code=303)
 
 
 @router.get("/")
@@ -118,6 +119,19 @@ async def desktop(request: Request, service: ServiceDep) -> Response:
         return _to_signin(request)
     return shell(request, "desktop", time_zone=service.settings.time_zone,
                  principal=principal)
+
+
+@router.get("/pop")
+async def pop(request: Request, service: ServiceDep, number: str = "") -> Response:
+    """The softphone screen-pop URL, `/pop?number={caller}`: the desktop with the card for
+    that number, as GET /screenpop gives it to this user (agents: only numbers they are or
+    recently were on a call with)."""
+    principal = await signed_in(request, service)
+    if principal is None:
+        return RedirectResponse(f"/signin?next={quote(request.url.path + '?' + request.url.query)}",
+                                status_code=303)
+    return shell(request, "desktop", time_zone=service.settings.time_zone,
+                 principal=principal, pop_number=number[:40])
 
 
 @router.get("/wallboard")

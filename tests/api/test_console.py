@@ -115,3 +115,35 @@ async def test_the_wallboard_shows_a_caller_the_moment_they_join_in_russian(site
     # switched to English in the page, without reloading
     await page.get_by_test_id("language").select_option("en")
     await tile.get_by_test_id("waiting").get_by_text("2 callers waiting").wait_for()
+
+
+async def test_russian_plurals_and_the_site_time_zone_in_the_browser(site, browser):
+    page = await new_page(browser, site, lang="ru")
+    await page.goto("/signin")
+    await page.get_by_role("heading", name="Вход").wait_for()
+    calls = await page.evaluate("""import('/static/i18n.js').then(({translator}) => {
+        const t = translator('ru');
+        return [0, 1, 2, 4, 5, 11, 21, 22, 25, 111].map(n => t('calls', {n}));
+    })""")
+    assert calls == ["0 звонков", "1 звонок", "2 звонка", "4 звонка", "5 звонков",
+                     "11 звонков", "21 звонок", "22 звонка", "25 звонков", "111 звонков"]
+    english = await page.evaluate("""import('/static/i18n.js').then(({translator}) =>
+        [1, 2].map(n => translator('en')('calls', {n})))""")
+    assert english == ["1 call", "2 calls"]
+    # the server tells the page its zone (Europe/Moscow by default): UTC 07:01 is 10:01 there
+    shown = await page.evaluate("""import('/static/console.js').then(({formatTime}) =>
+        formatTime('ru', '2026-11-20T07:01:00+00:00', true))""")
+    assert shown == "20.11.2026, 10:01:00"
+
+
+async def test_the_softphone_pop_url_shows_the_card_the_api_allows(site, browser, customer):
+    supervisor = await new_page(browser, site)
+    await sign_in(supervisor, "sue", goto="/pop?number=8%20916%20123-45-67")
+    assert "/pop?number=" in supervisor.url  # back where the softphone sent them
+    await supervisor.get_by_test_id("caller-name").get_by_text("Иван Петров").wait_for()
+    assert await supervisor.get_by_test_id("call-count").inner_text() == "2 calls"
+    # an agent who was never on a call with this number gets no card: the API refuses it
+    agent = await new_page(browser, site)
+    await sign_in(agent, "boris", goto="/pop?number=89161234567")
+    await agent.get_by_test_id("call-note").get_by_text("No card for this number").wait_for()
+    assert await agent.get_by_test_id("card").count() == 0

@@ -25,6 +25,7 @@ ENDPOINTS = [
     ("HEAD", "/recordings/{recording_id}", "agent", {}),
     ("POST", "/recordings/{recording_id}/url", "agent", {}),
     ("POST", "/recordings/purge", "supervisor", {}),
+    ("GET", "/agents/me", "agent", {}),
     ("POST", "/agents/me", "agent", {"json": {"action": "pause", "reason": "lunch"}}),
     ("POST", "/agents/{username}", "supervisor", {"json": {"action": "unpause"}}),
     ("GET", "/queues", "supervisor", {}),
@@ -44,9 +45,10 @@ ENDPOINTS = [
     ("POST", "/auth/ws-ticket", "agent", {}),
     ("GET", "/audit", "supervisor", {}),
 ]
-# Open by design: liveness and metrics (for the scraper; no personal data), logging in, and
-# recordings behind a signed short-lived URL.
+# Open by design: liveness and metrics (for the scraper; no personal data), logging in (and
+# the console's sign-in and sign-out), and recordings behind a signed short-lived URL.
 PUBLIC = {("GET", "/health"), ("GET", "/metrics"), ("POST", "/auth/login"),
+          ("POST", "/auth/session"), ("DELETE", "/auth/session"),
           ("GET", "/recordings/{recording_id}/play"), ("HEAD", "/recordings/{recording_id}/play")}
 
 

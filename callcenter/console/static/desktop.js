@@ -95,6 +95,18 @@ function Desktop() {
     setPbxDown(response.status === 503);
   }
   useEffect(() => { if (page.hasPhone) refresh(); }, []);
+  // opened by a softphone as /pop?number=…: that number's card, as the API lets this user see it
+  useEffect(() => {
+    if (!page.popNumber) return;
+    api(`/screenpop?number=${encodeURIComponent(page.popNumber)}`).then(async (response) => {
+      if (response.ok) {
+        const screenpop = await response.json();
+        setCall((c) => ({ ...c, note: "", pop: { screenpop, queue: null, at: Date.now() } }));
+      } else {
+        setCall((c) => ({ ...c, note: t(response.status === 404 ? "no_card" : "bad_number") }));
+      }
+    });
+  }, []);
   document.title = t("title_desktop");
   const open = useLiveSocket(page.hasPhone ? "/ws/agent" : null, (message) => {
     const at = Date.now();
@@ -134,9 +146,9 @@ function Desktop() {
       ${page.hasPhone && html`<${QueueLogin} t=${t} queues=${member ? member.queues : []} changed=${refresh} />`}
     </div>
     <main class="desk">
-      ${!page.hasPhone ? html`<p class="message">${t("no_phone")}</p>`
-        : call.pop ? html`${call.note && html`<div class="banner info" role="alert" data-testid="call-note">${call.note}</div>`}
-            <${Card} pop=${call.pop} lang=${lang} t=${t} now=${now} />`
+      ${call.note && html`<div class="banner info" role="alert" data-testid="call-note">${call.note}</div>`}
+      ${call.pop ? html`<${Card} pop=${call.pop} lang=${lang} t=${t} now=${now} />`
+        : !page.hasPhone ? html`<p class="message">${t("no_phone")}</p>`
         : html`<p class="message">${t("waiting_for_calls")}</p>`}
     </main>`;
 }
