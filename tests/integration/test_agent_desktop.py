@@ -85,7 +85,7 @@ async def test_screen_pop_arrives_before_the_agent_answers(service, desktop):
         assert [(m["name"], m["paused"]) for m in support["members"]] == [("Wanda", False)]
         # Asterisk sends the caller ID as 8 926...: the pop still finds the contact
         linkedid = await place_inbound_call(service, caller="89265550011", talk=2)
-        ring = await next_message(ws)
+        ring = await next_message(ws, "ring")  # after `state_changed` for her queue login
         assert ring["type"] == "ring" and ring["linkedid"] == linkedid
         assert ring["screenpop"]["contact"]["name"] == "Ольга Смирнова"
         assert ring["queue"] == "support"
