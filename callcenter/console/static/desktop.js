@@ -49,6 +49,14 @@ function QueueLogin({ t, queues, changed }) {
   </form>`;
 }
 
+/** Rings must be noticed in a background tab: the browser asks once, on the agent's click. */
+function NotificationsButton({ t }) {
+  const [permission, setPermission] = useState("Notification" in window ? Notification.permission : "denied");
+  if (permission !== "default") return null;
+  return html`<button type="button" onClick=${() => Notification.requestPermission().then(setPermission)}>
+    ${t("enable_notifications")}</button>`;
+}
+
 function outcome(t, value) {
   const key = `outcome_${value}`;
   const text = t(key);
@@ -144,6 +152,7 @@ function Desktop() {
       <${StatusBar} state=${state} since=${state === "offline" ? null : call.since} now=${now} t=${t}
         reason=${state === "paused" ? member.paused_reason : null} />
       ${page.hasPhone && html`<${QueueLogin} t=${t} queues=${member ? member.queues : []} changed=${refresh} />`}
+      ${page.hasPhone && html`<${NotificationsButton} t=${t} />`}
     </div>
     <main class="desk">
       ${call.note && html`<div class="banner info" role="alert" data-testid="call-note">${call.note}</div>`}
