@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     login_limits_per_user: str = "5/minute;10/hour;20/day"
     login_limits_per_address: str = "30/minute;200/hour;1000/day"
 
+    # The reasons an agent picks from to pause (shown as they are written here); an agent's own
+    # pause must give one of them. Empty: any reason, or none.
+    pause_reasons: list[str] = Field(
+        default_factory=lambda: ["break", "lunch", "training", "meeting", "after-call work"])
+
     # Click-to-call: countries agents may dial (empty: any) and ranges they may not.
     dial_allowed_regions: list[str] = Field(default_factory=lambda: ["RU"])
     dial_denied_prefixes: list[str] = Field(default_factory=lambda: ["+7809", "+7803"])

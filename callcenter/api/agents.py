@@ -14,7 +14,7 @@ from callcenter.agents.models import AgentStateChange
 from callcenter.ami.client import AMIError
 from callcenter.api.auth import Agent, Principal, Supervisor
 from callcenter.api.deps import DbDep, ServiceDep
-from callcenter.api.errors import errors
+from callcenter.api.errors import errors, invalid
 from callcenter.api.fields import ami, queue_name, text
 from callcenter.limits import USERNAME
 from callcenter.service import Service
@@ -97,6 +97,7 @@ class MyState(BaseModel):
     paused_reason: str | None
     ringing: bool
     on_call: bool
+    pause_reasons: list[str] = Field(description="the reasons to pause with (configured)")
 
 
 @router.get("/me", response_model=MyState, responses=errors(503))
@@ -105,17 +106,23 @@ async def my_state(principal: Agent, service: ServiceDep) -> MyState:
     if not service.ami.connected:
         raise HTTPException(503, "not connected to Asterisk: the live state is not current")
     member = service.live.members.get(principal.interface or "")
+    reasons = service.settings.pause_reasons
     if member is None:
         return MyState(agent=principal.agent_name, queues=[], paused=False, paused_reason=None,
-                       ringing=False, on_call=False)
+                       ringing=False, on_call=False, pause_reasons=reasons)
     return MyState(agent=principal.agent_name, queues=sorted(member.queues),
                    paused=member.paused, paused_reason=member.paused_reason,
-                   ringing=member.ringing_for is not None, on_call=member.on_call is not None)
+                   ringing=member.ringing_for is not None, on_call=member.on_call is not None,
+                   pause_reasons=reasons)
 
 
 @router.post("/me", response_model=StateResult, responses=STATE_ERRORS)
 async def change_my_state(change: StateChange, principal: Agent,
                           service: ServiceDep) -> StateResult:
+    """An agent pausing names one of the configured `pause_reasons` (when there are any)."""
+    reasons = service.settings.pause_reasons
+    if change.action == "pause" and reasons and change.reason not in reasons:
+        raise invalid(("body", "reason"), f"pausing needs a reason, one of: {', '.join(reasons)}")
     return await _change(service, principal, change)
 
 

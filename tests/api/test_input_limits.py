@@ -146,7 +146,7 @@ async def test_a_user_stored_with_a_line_break_gets_409_and_nothing_reaches_aste
             token = await create_token(session, user)
             await session.commit()
         headers = {"Authorization": f"Bearer {token}"}
-        for path, body in (("/agents/me", {"action": "pause"}),
+        for path, body in (("/agents/me", {"action": "pause", "reason": "lunch"}),
                            ("/calls", {"number": "+79161234567"})):
             response = await api.client.post(path, headers=headers, json=body)
             assert response.status_code == 409, response.text

@@ -27,12 +27,12 @@ TEXT = {
            "on_call": "On call",
            "logged_in": "Logged in to support.", "two_calls": "2 calls",
            "waiting": "1 caller waiting", "nobody": "0 callers waiting", "agent": "1 agent",
-           "ended": "Call ended."},
+           "ended": "Call ended.", "paused": "Paused", "paused_count": "paused"},
     "ru": {"ready": "Готов", "logged_out": "Не в очереди", "ringing": "Звонок",
            "on_call": "Разговор",
            "logged_in": "Вы в очереди support.", "two_calls": "2 звонка",
            "waiting": "1 абонент ждёт", "nobody": "0 абонентов ждут", "agent": "1 оператор",
-           "ended": "Разговор завершён."},
+           "ended": "Разговор завершён.", "paused": "Пауза", "paused_count": "пауза"},
 }
 CASES = {"en": ("Olga Smirnova", "+79265550031", "2021"),
          "ru": ("Ольга Смирнова", "+79265550032", "2022")}
@@ -128,5 +128,14 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         # the call ends: ready again, the card stays with what happened
         await desk.get_by_test_id("call-note").get_by_text(text["ended"]).wait_for(timeout=15000)
         assert await status.get_attribute("data-state") == "ready"
+        # a pause needs a reason from the configured list; both screens show it, then resume
+        await desk.get_by_test_id("pause-reason").select_option("lunch")
+        await desk.locator("form.pause button[type=submit]").click()
+        await desk.locator("[data-testid=status][data-state=paused]").wait_for(timeout=5000)
+        assert f"{text['paused']}: lunch" in await status.inner_text()
+        await tile.locator(".agent-paused").get_by_text(f"1 {text['paused_count']}").wait_for(
+            timeout=3000)
+        await desk.get_by_test_id("resume").click()
+        await desk.locator("[data-testid=status][data-state=ready]").wait_for(timeout=5000)
     call = await wait_for_call(service, linkedid)
     assert (call.agent, call.outcome) == (agent_name, "answered")

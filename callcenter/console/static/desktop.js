@@ -49,6 +49,32 @@ function QueueLogin({ t, queues, changed }) {
   </form>`;
 }
 
+/** Pause with a reason from the configured list, or resume. */
+function PauseControl({ t, member, changed }) {
+  const [error, setError] = useState("");
+  async function send(body) {
+    const response = await api("/agents/me", { method: "POST", body });
+    setError(response.ok ? "" : t("failed", { status: response.status }));
+    changed();
+  }
+  if (!member || !member.queues.length) return null;
+  if (member.paused) {
+    return html`<button type="button" data-testid="resume" onClick=${() => send({ action: "unpause" })}>▶ ${t("resume")}</button>`;
+  }
+  function submit(event) {
+    event.preventDefault();
+    send({ action: "pause", reason: new FormData(event.target).get("reason") });
+  }
+  return html`<form class="pause" onSubmit=${submit}>
+    <label>${t("pause_reason")} <select name="reason" required data-testid="pause-reason">
+      <option value="">—</option>
+      ${member.pause_reasons.map((r) => html`<option value=${r}>${r}</option>`)}
+    </select></label>
+    <button type="submit">‖ ${t("pause")}</button>
+    ${error && html`<span class="error" role="alert">${error}</span>`}
+  </form>`;
+}
+
 /** Rings must be noticed in a background tab: the browser asks once, on the agent's click. */
 function NotificationsButton({ t }) {
   const [permission, setPermission] = useState("Notification" in window ? Notification.permission : "denied");
@@ -152,6 +178,7 @@ function Desktop() {
       <${StatusBar} state=${state} since=${state === "offline" ? null : call.since} now=${now} t=${t}
         reason=${state === "paused" ? member.paused_reason : null} />
       ${page.hasPhone && html`<${QueueLogin} t=${t} queues=${member ? member.queues : []} changed=${refresh} />`}
+      ${page.hasPhone && html`<${PauseControl} t=${t} member=${member} changed=${refresh} />`}
       ${page.hasPhone && html`<${NotificationsButton} t=${t} />`}
     </div>
     <main class="desk">
