@@ -50,6 +50,10 @@ async def test_an_agent_signs_in_to_the_desktop_with_a_protected_session(site, b
     with_token = await page.evaluate("""fetch('/auth/ws-ticket', {method: 'POST', headers:
         {'X-CSRF-Token': document.cookie.match(/cc_csrf=([^;]+)/)[1]}}).then(r => r.status)""")
     assert with_token == 200
+    # another site cannot sign the user out: without the token nothing happens
+    assert await page.evaluate(
+        "fetch('/auth/session', {method: 'DELETE'}).then(r => r.status)") == 403
+    assert await page.evaluate("fetch('/auth/me').then(r => r.status)") == 200
     # signing out ends the session in this browser
     await page.get_by_role("button", name="Sign out").click()
     await page.wait_for_url("**/signin")
