@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from datetime import timedelta
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, HTTPException, Request, WebSocket, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.api.auth import Agent, Principal, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.api.fields import PhoneInput
+from callcenter.api.sockets import guarded
 from callcenter.calls.pops import Subscriber
 from callcenter.contacts.access import CardNotAllowed, audit_card_read, check_agent_may_read
 from callcenter.contacts.screenpop import load_pop
 from callcenter.phone import to_e164
-from callcenter.service import Service
 from callcenter.users.service import user_for_signed
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["screen pop"])
 
 
@@ -77,30 +72,5 @@ async def agent_socket(websocket: WebSocket, ticket: str | None = None) -> None:
                             username=principal.username)
     await websocket.send_json({"type": "hello", "agent": principal.agent_name,
                                "interface": principal.interface})
-    receiving = service.pops.watch_disconnect(websocket, subscriber)
-    still_allowed = asyncio.ensure_future(until_revoked(service, payload, subscriber.closed))
-    try:
+    async with guarded(websocket, service, payload, subscriber.closed):
         await service.pops.serve(subscriber)  # returns when the browser goes or falls behind
-    finally:
-        receiving.cancel()
-        still_allowed.cancel()
-    if still_allowed.done() and not still_allowed.cancelled():
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close(code=status.WS_1008_POLICY_VIOLATION,
-                                  reason="user deactivated or tokens revoked")
-
-
-async def until_revoked(service: Service, payload: dict[str, object],
-                        closed: asyncio.Event) -> None:
-    """Returns (setting `closed`) once the socket's user is deactivated or revoked."""
-    while True:
-        await asyncio.sleep(service.settings.ws_recheck_seconds)
-        try:
-            async with service.sessions() as db:
-                allowed = await user_for_signed(db, payload) is not None
-        except (SQLAlchemyError, OSError) as exc:  # the database is away: keep the pops going
-            log.warning("agent socket recheck failed", extra={"error": repr(exc)})
-            continue
-        if not allowed:
-            closed.set()
-            return

@@ -3,13 +3,10 @@ shows it, the moment AMI events change it."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, WebSocket, status
 
 from callcenter.api.auth import LEVEL
-from callcenter.api.screenpop import until_revoked
+from callcenter.api.sockets import guarded
 from callcenter.queues.feed import Watcher
 from callcenter.users.service import user_for_signed
 
@@ -31,27 +28,5 @@ async def supervisor_socket(websocket: WebSocket, ticket: str | None = None) -> 
         return
     await websocket.accept()
     watcher = Watcher(send=websocket.send_json)
-    receiving = asyncio.ensure_future(_until_disconnect(websocket, watcher.closed))
-    still_allowed = asyncio.ensure_future(until_revoked(service, payload, watcher.closed))
-    try:
-        await service.queue_feed.serve(watcher)
-    except (WebSocketDisconnect, RuntimeError):
-        pass  # the browser went while a picture was being sent
-    finally:
-        receiving.cancel()
-        still_allowed.cancel()
-    if still_allowed.done() and not still_allowed.cancelled():
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close(code=status.WS_1008_POLICY_VIOLATION,
-                                  reason="user deactivated or tokens revoked")
-
-
-async def _until_disconnect(websocket: WebSocket, closed: asyncio.Event) -> None:
-    """Reads (and ignores) what the browser sends, to notice when it goes away."""
-    try:
-        while True:
-            message = await websocket.receive()
-            if message.get("type") == "websocket.disconnect":
-                break
-    finally:
-        closed.set()
+    async with guarded(websocket, service, payload, watcher.closed):
+        await service.queue_feed.serve(watcher)  # returns when the browser goes

@@ -85,23 +85,6 @@ class ScreenPopHub:
             if message.get("type") == "ring":
                 self.pops_sent += 1
 
-    def watch_disconnect(self, websocket: Any, subscriber: Subscriber) -> asyncio.Task[None]:
-        """Reads (and ignores) what the browser sends, to notice when it goes away."""
-
-        async def receive() -> None:
-            try:
-                while True:
-                    message = await websocket.receive()
-                    if message.get("type") == "websocket.disconnect":
-                        break
-            finally:
-                subscriber.closed.set()
-
-        task = asyncio.ensure_future(receive())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
     def connected(self, interface: str) -> int:
         return len(self._subscribers.get(interface, ()))
 

@@ -299,3 +299,25 @@ def test_rotation_is_configured_by_settings(tmp_path, caplog):
     pinned = _keys(Settings(secret_key="the new secret", old_secret_keys=["the old secret"],
                             forget_key="the old secret", spool_dir=tmp_path))
     assert pinned.forget == b"the old secret"
+
+
+@pytest.mark.parametrize("how", ["deactivate", "revoke"])
+async def test_the_wallboard_socket_closes_within_10_s_when_the_supervisor_is_cut_off(api, how):
+    ticket = await ticket_for(api, "supervisor")
+    sue = await user_id(api, "sue")
+    async with serving(create_app(service=api.service)) as address, \
+            websockets.connect(f"ws://{address}/ws/supervisor?ticket={ticket}") as ws:
+        assert json.loads(await ws.recv())["type"] == "queues"
+        assert api.service.queue_feed.clients == 1
+        if how == "deactivate":
+            cut = await api.client.put(f"/users/{sue}/active", json={"active": False},
+                                       headers=api.headers("admin"))
+        else:
+            cut = await api.client.delete(f"/users/{sue}/tokens", headers=api.headers("admin"))
+        assert cut.status_code == 200
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                while True:  # pictures (heartbeats) until it is closed
+                    await ws.recv()
+    assert closed.value.rcvd.code == 1008
+    assert api.service.queue_feed.clients == 0
