@@ -33,11 +33,24 @@ async def chromium() -> AsyncIterator[object]:
             await browser.close()
 
 
-async def new_page(browser, base: str, lang: str = "en"):
-    """A fresh browser profile (no cookies) whose first language is `lang`."""
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+async def new_page(browser, base: str, lang: str = "en", *, bypass_csp: bool = False):
+    """A fresh browser profile (no cookies) whose first language is `lang`. `bypass_csp`: so
+    that a test can inject axe-core, which the pages' policy would rightly refuse."""
     context = await browser.new_context(base_url=base, viewport=VIEWPORT, locale=lang,
-                                        extra_http_headers={"Accept-Language": lang})
+                                        extra_http_headers={"Accept-Language": lang},
+                                        bypass_csp=bypass_csp)
     return await context.new_page()
+
+
+async def serious_accessibility_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    await page.add_script_tag(path=str(AXE))
+    return await page.evaluate("""axe.run().then(result => result.violations
+        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))""")
 
 
 async def sign_in(page, username: str, password: str = PASSWORD, goto: str = "/") -> None:

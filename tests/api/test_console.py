@@ -9,7 +9,7 @@ import time
 import pytest
 
 from callcenter.api.app import create_app
-from tests.browser import chromium, new_page, sign_in
+from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
 from tests.rig import serving
 
 
@@ -151,3 +151,23 @@ async def test_the_softphone_pop_url_shows_the_card_the_api_allows(site, browser
     await sign_in(agent, "boris", goto="/pop?number=89161234567")
     await agent.get_by_test_id("call-note").get_by_text("No card for this number").wait_for()
     assert await agent.get_by_test_id("card").count() == 0
+
+
+async def test_no_serious_accessibility_violations_on_any_page(site, browser, api):
+    api.service.ami.on_event({"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "a.1",
+                              "Linkedid": "a.1", "CallerIDNum": "+79161234567",
+                              "Timestamp": f"{time.time()}"})
+    found = {}
+    for lang in ("en", "ru"):
+        page = await new_page(browser, site, lang, bypass_csp=True)
+        await page.goto("/signin")
+        await page.locator("input[name=username]").wait_for()
+        found[f"signin {lang}"] = await serious_accessibility_violations(page)
+        await sign_in(page, "anna")
+        await page.get_by_test_id("status").wait_for()
+        found[f"desktop {lang}"] = await serious_accessibility_violations(page)
+        page = await new_page(browser, site, lang, bypass_csp=True)
+        await sign_in(page, "sue", goto="/wallboard")
+        await page.get_by_test_id("tile").first.wait_for()
+        found[f"wallboard {lang}"] = await serious_accessibility_violations(page)
+    assert found == {name: [] for name in found}
