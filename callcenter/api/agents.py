@@ -4,6 +4,7 @@ Agents act on themselves; supervisors on any agent by username."""
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException
@@ -98,6 +99,8 @@ class MyState(BaseModel):
     ringing: bool
     on_call: bool
     pause_reasons: list[str] = Field(description="the reasons to pause with (configured)")
+    state_seconds: float | None = Field(None, description="time in the current state, on the "
+                                                          "server's clock (None: not known)")
 
 
 @router.get("/me", response_model=MyState, responses=errors(503))
@@ -110,10 +113,13 @@ async def my_state(principal: Agent, service: ServiceDep) -> MyState:
     if member is None:
         return MyState(agent=principal.agent_name, queues=[], paused=False, paused_reason=None,
                        ringing=False, on_call=False, pause_reasons=reasons)
+    now = time.time()
     return MyState(agent=principal.agent_name, queues=sorted(member.queues),
                    paused=member.paused, paused_reason=member.paused_reason,
                    ringing=member.ringing_for is not None, on_call=member.on_call is not None,
-                   pause_reasons=reasons)
+                   pause_reasons=reasons,
+                   state_seconds=round(now - member.state_since, 1)
+                   if member.state_since else None)
 
 
 @router.post("/me", response_model=StateResult, responses=STATE_ERRORS)

@@ -34,6 +34,7 @@ class Member:
     talking_to: str | None = None  # the caller's number
     idle_since: float | None = None
     calls_taken: int = 0
+    state_since: float | None = None  # when it last changed state (None: not known)
 
 
 @dataclass
@@ -79,6 +80,8 @@ class LiveState:
                 member.calls_taken = int(item.get("CallsTaken") or 0)
                 last = float(item.get("LastCall") or 0)
                 member.idle_since = last or None
+                last_pause = float(item.get("LastPause") or 0)
+                member.state_since = (last_pause if member.paused else last) or None
             elif kind == "QueueEntry":
                 self._queue(queue).callers[item.get("Uniqueid", "")] = WaitingCaller(
                     linkedid=item.get("Linkedid") or item.get("Uniqueid", ""),
@@ -109,6 +112,7 @@ class LiveState:
         member.paused = event.get("Paused") == "1"
         member.paused_reason = event.get("PausedReason") or None
         member.idle_since = member.idle_since or ts
+        member.state_since = member.state_since or ts
 
     def _member_removed(self, event: Event, ts: float) -> None:
         member = self._member(event)
@@ -118,6 +122,7 @@ class LiveState:
 
     def _member_pause(self, event: Event, ts: float) -> None:
         member = self._member(event)
+        member.state_since = ts
         member.paused = event.get("Paused") == "1"
         member.paused_reason = (event.get("PausedReason") or None) if member.paused else None
 
@@ -126,13 +131,18 @@ class LiveState:
         member.calls_taken = int(event.get("CallsTaken") or member.calls_taken)
 
     def _agent_called(self, event: Event, ts: float) -> None:
-        self._member(event).ringing_for = event.get("Linkedid")
+        member = self._member(event)
+        member.ringing_for = event.get("Linkedid")
+        member.state_since = ts
 
     def _agent_ring_no_answer(self, event: Event, ts: float) -> None:
-        self._member(event).ringing_for = None
+        member = self._member(event)
+        member.ringing_for = None
+        member.state_since = ts
 
     def _agent_connect(self, event: Event, ts: float) -> None:
         member = self._member(event)
+        member.state_since = ts
         member.ringing_for = None
         member.on_call = event.get("Linkedid")
         member.talking_to = event.get("CallerIDNum")
@@ -140,7 +150,7 @@ class LiveState:
     def _agent_complete(self, event: Event, ts: float) -> None:
         member = self._member(event)
         member.on_call = member.talking_to = None
-        member.idle_since = ts
+        member.idle_since = member.state_since = ts
 
     _HANDLERS: ClassVar[dict[str, Callable[[LiveState, Event, float], None]]] = {
         "QueueCallerJoin": _caller_join,
@@ -174,7 +184,8 @@ class LiveState:
                     "on_call": m.on_call, "talking_to": m.talking_to,
                     "idle_seconds": round(now - m.idle_since, 1)
                     if m.idle_since and not m.on_call else None,
-                    "calls_taken": m.calls_taken}
+                    "calls_taken": m.calls_taken,
+                    "state_seconds": round(now - m.state_since, 1) if m.state_since else None}
                     for m in sorted(members, key=lambda m: m.name)],
             })
         return out

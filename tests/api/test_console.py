@@ -112,6 +112,9 @@ async def test_the_wallboard_shows_a_caller_the_moment_they_join_in_russian(site
     wait = await tile.get_by_test_id("longest-wait").inner_text()
     assert "01:05" <= wait <= "01:08"  # from the server's timestamps, not since page load
     await tile.get_by_text("1 оператор").wait_for()
+    row = await tile.get_by_test_id("member").inner_text()
+    assert "Anna" in row and "Готов" in row
+    assert "00:30" <= row.split()[-1] <= "00:33"  # in state since the server's event time
     api.service.ami.on_event({"Event": "QueueCallerJoin", "Queue": "support",
                               "Uniqueid": "c2.1", "Linkedid": "c2.1",
                               "CallerIDNum": "+79160000002", "Timestamp": f"{now}"})

@@ -125,6 +125,8 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         assert text["on_call"] in await status.inner_text()
         await tile.locator(".agent-on_call").get_by_text("1 ").wait_for(timeout=3000)
         await tile.get_by_test_id("waiting").get_by_text(text["nobody"]).wait_for()
+        row = await tile.get_by_test_id("member").inner_text()
+        assert agent_name in row and text["on_call"] in row
         # the call ends: ready again, the card stays with what happened
         await desk.get_by_test_id("call-note").get_by_text(text["ended"]).wait_for(timeout=15000)
         assert await status.get_attribute("data-state") == "ready"

@@ -64,7 +64,7 @@ def test_queue_status_seeds_the_picture_after_a_reconnect():
         {"Event": "QueueParams", "Queue": "support"},
         {"Event": "QueueMember", "Queue": "support", "Name": "Anna",
          "Location": "PJSIP/1001", "Paused": "1", "PausedReason": "training",
-         "CallsTaken": "7", "LastCall": "900"},
+         "CallsTaken": "7", "LastCall": "900", "LastPause": "950"},
         {"Event": "QueueEntry", "Queue": "support", "Position": "1", "Uniqueid": "u1",
          "CallerIDNum": "+79161234567", "Wait": "42"},
     ])
@@ -73,4 +73,16 @@ def test_queue_status_seeds_the_picture_after_a_reconnect():
     assert queue["members"][0] | {} == {
         "name": "Anna", "interface": "PJSIP/1001", "paused": True, "paused_reason": "training",
         "ringing": False, "on_call": None, "talking_to": None, "idle_seconds": 100.0,
-        "calls_taken": 7}
+        "calls_taken": 7, "state_seconds": 50.0}  # paused since LastPause
+
+
+def test_time_in_state_runs_from_each_change_on_the_servers_clock():
+    live = LiveState(clock=lambda: 1000.0)
+    member = {"Queue": "support", "Interface": "PJSIP/1001", "MemberName": "Anna"}
+    steps = [("QueueMemberAdded", 900.0, 100.0), ("AgentCalled", 990.0, 10.0),
+             ("AgentConnect", 994.0, 6.0), ("AgentComplete", 999.0, 1.0),
+             ("QueueMemberPause", 999.5, 0.5)]
+    for name, at, in_state in steps:
+        live.handle({**member, "Event": name, "Linkedid": "l1", "Paused": "1",
+                     "Timestamp": str(at)})
+        assert support(live)["members"][0]["state_seconds"] == in_state, name

@@ -125,7 +125,10 @@ function Desktop() {
   const [pbxDown, setPbxDown] = useState(false);
   async function refresh() {
     const response = await api("/agents/me");
-    setMember(response.ok ? await response.json() : null);
+    const state = response.ok ? await response.json() : null;
+    // when the state began, from the server's time in state (null: not known)
+    if (state) state.since = state.state_seconds == null ? null : Date.now() - state.state_seconds * 1000;
+    setMember(state);
     setPbxDown(response.status === 503);
   }
   useEffect(() => { if (page.hasPhone) refresh(); }, []);
@@ -175,7 +178,9 @@ function Desktop() {
     <${StaleBanner} show=${page.hasPhone && !open} t=${t} />
     <${StaleBanner} show=${open && pbxDown} t=${t} message="asterisk_down" />
     <div class="bar">
-      <${StatusBar} state=${state} since=${state === "offline" ? null : call.since} now=${now} t=${t}
+      <${StatusBar} state=${state} now=${now} t=${t}
+        since=${state === "offline" ? null
+          : (state === "ringing" || state === "on_call") ? call.since : member.since ?? call.since}
         reason=${state === "paused" ? member.paused_reason : null} />
       ${page.hasPhone && html`<${QueueLogin} t=${t} queues=${member ? member.queues : []} changed=${refresh} />`}
       ${page.hasPhone && html`<${PauseControl} t=${t} member=${member} changed=${refresh} />`}

@@ -35,6 +35,14 @@ function Tile({ queue, elapsed, t }) {
       ${AGENT_STATES.map(([state, icon, label]) => html`<li class="agent-${state}">
         <span aria-hidden="true">${icon}</span> ${counts[state]} ${t(label)}</li>`)}
     </ul>
+    ${queue.members.length > 0 && html`<table class="members"><tbody>
+      ${queue.members.map((m) => {
+        const [state, icon] = AGENT_STATES.find(([s]) => s === memberState(m));
+        return html`<tr class="agent-${state}" data-testid="member">
+          <td>${m.name}</td><td><span aria-hidden="true">${icon}</span> ${t(`state_${state}`)}${m.paused_reason ? `: ${m.paused_reason}` : ""}</td>
+          <td>${m.state_seconds == null ? "" : formatDuration(m.state_seconds + elapsed)}</td></tr>`;
+      })}
+    </tbody></table>`}
     ${waiting > 0 && html`<table class="callers"><thead><tr>
         <th>${t("position")}</th><th>${t("caller")}</th><th>${t("wait")}</th></tr></thead><tbody>
       ${queue.callers.map((c) => html`<tr data-testid="caller">
