@@ -81,8 +81,9 @@ async def prepare(url: str, recordings: Path) -> dict[str, object]:
 
 
 def start_service(url: str, ami_port: int, http_port: int, tmp: Path,
-                  agi_port: int = 0) -> subprocess.Popen:
-    env = {**os.environ, "CALLCENTER_DATABASE_URL": url, "CALLCENTER_AMI_PORT": str(ami_port),
+                  agi_port: int = 0, settings: dict[str, str] | None = None) -> subprocess.Popen:
+    env = {**os.environ, **(settings or {}), "CALLCENTER_DATABASE_URL": url,
+           "CALLCENTER_AMI_PORT": str(ami_port),
            "CALLCENTER_HTTP_PORT": str(http_port), "CALLCENTER_AGI_PORT": str(agi_port),
            "CALLCENTER_RECORDINGS_DIR": str(tmp / "recordings"),
            "CALLCENTER_SPOOL_DIR": str(tmp / "spool"), "CALLCENTER_LOG_LEVEL": "WARNING"}
@@ -90,11 +91,12 @@ def start_service(url: str, ami_port: int, http_port: int, tmp: Path,
 
 
 @asynccontextmanager
-async def running_service(url: str, http_port: int, tmp: Path,
-                          agi_port: int = 0) -> AsyncIterator[FakeAMI]:
-    """The service as `callcenter run`, ready, beside a fake Asterisk (yielded)."""
+async def running_service(url: str, http_port: int, tmp: Path, agi_port: int = 0,
+                          settings: dict[str, str] | None = None) -> AsyncIterator[FakeAMI]:
+    """The service as `callcenter run`, ready, beside a fake Asterisk (yielded);
+    `settings`: extra CALLCENTER_* variables."""
     peer = await FakeAMI().start()
-    service = start_service(url, peer.port, http_port, tmp, agi_port)
+    service = start_service(url, peer.port, http_port, tmp, agi_port, settings)
     try:
         await wait_ready(f"http://127.0.0.1:{http_port}")
         yield peer

@@ -44,8 +44,13 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         settings.recordings_dir = settings.recordings_dir.resolve()
         self.settings = settings
+        # Two pools: the web's (requests, imports, exports, logins) and telephony's (FastAGI
+        # answers, AMI records, the ledger, screen pops). A crowd of web requests can hold
+        # every connection of its own pool; a caller's lookup never queues behind them.
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
+        self.telephony_engine = create_engine(settings.database_url)
+        self.telephony_sessions = session_factory(self.telephony_engine)
         self.tracker = CallTracker(settings.inbound_contexts, settings.default_region)
         # Final records come from Asterisk's ledger (CEL + queue_log) where it can be read:
         # its files, or the tables a remote PBX writes into our database. AMI's are then
@@ -56,7 +61,7 @@ class Service:
             self.ledger = LedgerFollower(
                 source=settings.ledger_source,
                 cel_path=settings.cel_path, queue_log_path=settings.queue_log_path,
-                sessions=self.sessions,
+                sessions=self.telephony_sessions,
                 deriver=lambda: LedgerDeriver(settings.inbound_contexts,
                                               default_region=settings.default_region,
                                               settle_seconds=settings.ledger_settle_seconds),
@@ -66,20 +71,25 @@ class Service:
                 # a final record the database refuses joins the writer's dead letters
                 set_aside=lambda record, exc: self.writer.dead_letters.add_record(
                     record, refusal_reason(exc)))
-        self.writer = RecordWriter(self.engine, self.sessions,
+        self.writer = RecordWriter(self.telephony_engine, self.telephony_sessions,
                                    dead_letter=settings.spool_dir / "unwritten-records.jsonl",
                                    keep_unanswered_recordings=settings.keep_unanswered_recordings,
                                    delete_opted_out=settings.recording_opt_out == "skip",
                                    final=self.ledger is None)
         self.live = LiveState()
-        self.ami = AMIListener(settings, self.tracker, self.writer, self.live, self.sessions)
-        self.pops = ScreenPopHub(self.sessions, settings.default_region)
+        self.metrics = Metrics()
+        self.ami_lag = self.metrics.lag(
+            "callcenter_ami_event_lag_seconds",
+            "How late AMI events are handled: the service's clock minus the event's Timestamp")
+        self.ami = AMIListener(settings, self.tracker, self.writer, self.live,
+                               self.telephony_sessions,
+                               observe_lag=self.ami_lag.observe)
+        self.pops = ScreenPopHub(self.telephony_sessions, settings.default_region)
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
         self.queue_feed = QueueFeed(self.live, lambda: self.ami.connected)
         self.ami.subscribe(self.queue_feed.on_event, FEED_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
-        self.metrics = Metrics()
-        self.routes = Routes(settings, self.sessions, ivr)
+        self.routes = Routes(settings, self.telephony_sessions, ivr)
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table(),
                                  allowed_peers=settings.agi_allowed_peers,
                                  on_session=self.metrics.observe_agi)
@@ -125,11 +135,13 @@ class Service:
                   lambda: self.pops.pops_sent)
         m.counter("callcenter_screen_pops_dropped", "Messages lost to a browser that fell "
                   "behind (it is disconnected)", lambda: self.pops.dropped)
-        pool = self.engine.pool
-        m.gauge("callcenter_db_pool_in_use", "Database connections checked out",
-                lambda: getattr(pool, "checkedout", lambda: 0)())
-        m.gauge("callcenter_db_pool_size", "Database connections the pool keeps",
-                lambda: getattr(pool, "size", lambda: 0)())
+        pools = {"web": self.engine.pool, "telephony": self.telephony_engine.pool}
+        m.gauges("callcenter_db_pool_in_use", "Database connections checked out, per pool",
+                 "pool", lambda: {name: getattr(pool, "checkedout", lambda: 0)()
+                                  for name, pool in pools.items()})
+        m.gauges("callcenter_db_pool_size", "Database connections each pool keeps", "pool",
+                 lambda: {name: getattr(pool, "size", lambda: 0)()
+                          for name, pool in pools.items()})
         m.gauge("callcenter_conversions_running", "ffmpeg conversions running",
                 lambda: self.conversions.running)
         m.gauge("callcenter_imports_running", "Contact imports in progress",
@@ -172,6 +184,7 @@ class Service:
         await self.writer.close()
         self.workers.shutdown()
         await self.engine.dispose()
+        await self.telephony_engine.dispose()
         log.info("callcenter stopped")
 
     async def _sweep_recordings(self, every: float = 600, grace: float = 600) -> None:

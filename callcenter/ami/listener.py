@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,13 +21,16 @@ log = logging.getLogger(__name__)
 
 class AMIListener:
     def __init__(self, settings: Settings, tracker: CallTracker, writer: RecordWriter,
-                 live: LiveState, sessions: async_sessionmaker[AsyncSession]) -> None:
+                 live: LiveState, sessions: async_sessionmaker[AsyncSession],
+                 observe_lag: Callable[[float], None] | None = None) -> None:
         self.settings = settings
         self.sessions = sessions
         self.tracker = tracker
         self.live = live
         self.writer = writer
         self.events_seen = 0
+        # how late each event is handled: our clock minus Asterisk's Timestamp (same host)
+        self.observe_lag = observe_lag
         self._last_stamp: str | None = None  # Asterisk's clock, from the last event
         # Asterisk's clock at the last event before the connection was lost, taken at the
         # disconnect: events of the next session must not move it before resynchronise
@@ -62,7 +67,12 @@ class AMIListener:
     def on_event(self, event: Message) -> None:
         """The hot path: kept to dictionary look-ups for the many events nobody needs."""
         self.events_seen += 1
-        self._last_stamp = event.get("Timestamp") or self._last_stamp
+        stamp = event.get("Timestamp")
+        if stamp:
+            self._last_stamp = stamp
+            if self.observe_lag is not None:
+                with contextlib.suppress(ValueError):  # not a number: no lag to tell
+                    self.observe_lag(time.time() - float(stamp))
         records = self.tracker.handle(event)
         if records:
             self.writer.submit(records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import logging
@@ -145,6 +146,7 @@ async def search_calls(
     return out
 
 
+EXPORT_BATCH = 500  # rows per chunk sent
 CSV_FAILED = "# ERROR: the export failed after {rows} rows; this file is incomplete"
 
 
@@ -152,26 +154,38 @@ async def _csv_rows(service: Service, query: Select,
                     principal: Principal) -> AsyncIterator[str]:
     """Streams from a server-side cursor: 100,000 rows never sit in memory at once.
 
+    Plain rows, not ORM objects, a batch at a time: building 100,000 Call objects and
+    sending each row on its own cost the event loop seconds of work in long stretches,
+    which FastAGI answers waited behind. Between batches the loop serves others.
+
     The 200 is sent before the first row, so a failure midway cannot change the status: the
     file then ends with CSV_FAILED, which no spreadsheet reader takes for a call."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    yield buffer.getvalue()
+    yield _drain(buffer)
     rows = 0
+    plain = query.with_only_columns(*Call.__table__.columns)
     try:
         async with service.sessions() as session:
-            result = await session.stream_scalars(query.execution_options(yield_per=1000))
-            async for call in result:
-                buffer.seek(0)
-                buffer.truncate()
-                shown = _shown(call, principal)
-                writer.writerow([shown.get(c, getattr(call, c)) for c in CSV_COLUMNS])
-                rows += 1
-                yield buffer.getvalue()
+            result = await session.stream(plain.execution_options(yield_per=EXPORT_BATCH))
+            async for batch in result.partitions():
+                for call in batch:
+                    shown = _shown(call, principal)  # type: ignore[arg-type]
+                    writer.writerow([shown.get(c, getattr(call, c)) for c in CSV_COLUMNS])
+                rows += len(batch)
+                yield _drain(buffer)
+                await asyncio.sleep(0)  # the loop's turn: sending may not have yielded
     except Exception as exc:
         log.error("CSV export failed", extra={"rows": rows, "error": type(exc).__name__})
         yield CSV_FAILED.format(rows=rows) + "\r\n"
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 class ClickToCall(BaseModel):

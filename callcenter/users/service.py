@@ -61,6 +61,9 @@ async def authenticate(session: AsyncSession, throttle: LoginThrottle, *, userna
     throttle.attempt(username, address)
     user = await session.scalar(select(User).where(User.username == username))
     stored = user.password_hash if user is not None and user.active else None
+    # the read is over: its connection goes back to the pool before the slow hash, so
+    # password guessers waiting for scrypt do not hold the web's connections
+    await session.commit()
     # the hash first, always: an unknown user must not return sooner than a known one
     if not await verify_password(password, stored) or user is None:
         raise WrongCredentials

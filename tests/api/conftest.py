@@ -78,6 +78,7 @@ async def api(tmp_path) -> Api:
         yield Api(service, client, tokens)
     service.workers.shutdown()
     await service.engine.dispose()
+    await service.telephony_engine.dispose()
 
 
 @pytest.fixture

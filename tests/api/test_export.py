@@ -1,4 +1,4 @@
-"""The CSV export streams 100,000 calls row by row (a peer's timed out at 60 s)."""
+"""The CSV export streams 100,000 calls in batches (a peer's timed out at 60 s)."""
 
 from __future__ import annotations
 
@@ -33,4 +33,4 @@ async def test_csv_export_of_100000_calls_is_streamed(api):
             chunks += 1
             lines += chunk.count(b"\n")
     assert lines == ROWS + 1  # header + every call
-    assert chunks > 1000  # row by row, not one buffered body
+    assert chunks > 10  # streamed batch by batch, not one buffered body

@@ -342,3 +342,4 @@ async def test_contact_search_on_postgresql(postgres, tmp_path):
             assert await names("_") == []
     finally:
         await service.engine.dispose()
+        await service.telephony_engine.dispose()
