@@ -9,6 +9,7 @@ import contextlib
 import getpass
 import logging
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -176,11 +177,25 @@ def _run(settings: Settings) -> int:
 
     from callcenter.api.app import create_app
 
+    # Both ports are bound here, before anything starts: a busy or forbidden port is one
+    # line, not a traceback from inside the server's start-up.
+    http = _listen("HTTP", settings.http_host, settings.http_port)
+    agi = _listen("FastAGI", settings.agi_host, settings.agi_port)
+    app = create_app(settings)
+    app.state.service.agi.sock = agi
     # uvicorn handles SIGTERM/SIGINT: the lifespan then stops AMI and FastAGI cleanly.
-    config = uvicorn.Config(create_app(settings), host=settings.http_host,
-                            port=settings.http_port, log_config=None, access_log=False)
-    uvicorn.Server(config).run()
+    config = uvicorn.Config(app, log_config=None, access_log=False)
+    uvicorn.Server(config).run(sockets=[http])
     return 0
+
+
+def _listen(what: str, host: str, port: int) -> socket.socket:
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise CliError(f"cannot listen for {what} on {host}:{port}: {reason}", 1) from None
 
 
 @contextlib.asynccontextmanager

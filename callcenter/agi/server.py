@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
@@ -41,6 +42,9 @@ class FastAGIServer:
                  allowed_peers: Iterable[IPv4Network | IPv6Network] = LOOPBACK,
                  on_session: SessionObserver | None = None) -> None:
         self.host, self.port = host, port
+        # a socket already bound to (host, port), e.g. by `callcenter run` to report a busy
+        # port in one line before anything starts; None: start() binds
+        self.sock: socket.socket | None = None
         self.allowed_peers = tuple(allowed_peers)
         self.routes = routes
         self.env_timeout = env_timeout
@@ -63,9 +67,13 @@ class FastAGIServer:
         return self._server is not None and self._server.is_serving()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, self.host, self.port, backlog=self.backlog, limit=MAX_LINE,
-            reuse_address=True)
+        if self.sock is not None:
+            self._server = await asyncio.start_server(
+                self._accept, sock=self.sock, backlog=self.backlog, limit=MAX_LINE)
+        else:
+            self._server = await asyncio.start_server(
+                self._accept, self.host, self.port, backlog=self.backlog, limit=MAX_LINE,
+                reuse_address=True)
         sock = self._server.sockets[0].getsockname()
         self.port = sock[1]
         log.info("FastAGI listening", extra={"host": self.host, "port": self.port})

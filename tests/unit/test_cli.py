@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import socket
 import subprocess
 import sys
 
@@ -147,3 +148,19 @@ def test_an_unknown_user_or_short_password_is_one_line(database, capsys, monkeyp
     assert cli.main(["user", "password", "anna", "--stdin"]) == 2
     assert capsys.readouterr().err.strip() == (
         "callcenter: a password needs at least 8 characters")
+
+
+@pytest.mark.parametrize("busy", ["HTTP", "FastAGI"])
+def test_run_with_a_busy_port_is_one_line(busy, tmp_path):
+    """`callcenter run` when another program holds its HTTP or FastAGI port."""
+    http_port, agi_port = free_port(), free_port()
+    taken = http_port if busy == "HTTP" else agi_port
+    with socket.create_server(("127.0.0.1", taken)):
+        result = run_cli("run", CALLCENTER_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/cc.db",
+                         CALLCENTER_HTTP_HOST="127.0.0.1", CALLCENTER_HTTP_PORT=str(http_port),
+                         CALLCENTER_AGI_HOST="127.0.0.1", CALLCENTER_AGI_PORT=str(agi_port),
+                         CALLCENTER_SPOOL_DIR=str(tmp_path / "spool"),
+                         CALLCENTER_RECORDINGS_DIR=str(tmp_path / "recordings"))
+    assert one_line(result) == (f"callcenter: cannot listen for {busy} on "
+                                f"127.0.0.1:{taken}: Address already in use")
+    assert result.returncode == 1
