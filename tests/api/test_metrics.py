@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,7 +19,8 @@ FAMILIES = {
     "callcenter_http_request_duration_seconds", "callcenter_websocket_clients",
     "callcenter_screen_pops_sent", "callcenter_screen_pops_dropped",
     "callcenter_db_pool_in_use", "callcenter_db_pool_size", "callcenter_conversions_running",
-    "callcenter_imports_running",
+    "callcenter_imports_running", "callcenter_ami_event_lag_seconds",
+    "callcenter_ami_event_lag_seconds_max",
 }
 
 
@@ -38,7 +40,8 @@ async def test_metrics_expose_every_family_and_move_with_activity(api, customer)
 
     contact = f"/contacts/{customer['contact_id']}"
     assert (await api.get(contact, "supervisor")).status_code == 200
-    api.service.ami.on_event({"Event": "FullyBooted", "Timestamp": "1.0"})
+    # stamped by Asterisk 30 ms before the service handles it
+    api.service.ami.on_event({"Event": "FullyBooted", "Timestamp": f"{time.time() - 0.03:.6f}"})
     api.service.writer.submit([object()])  # never written: the writer is not running here
     api.service.conversions.take()
     popped = asyncio.Event()
@@ -67,6 +70,12 @@ async def test_metrics_expose_every_family_and_move_with_activity(api, customer)
     assert after[http] == before.get(http, 0) + 1
     assert after[("callcenter_ami_events_total", ())] == before[
         ("callcenter_ami_events_total", ())] + 1
+    lag = "callcenter_ami_event_lag_seconds"
+    assert after[(f"{lag}_count", ())] == before[(f"{lag}_count", ())] + 1
+    for bound, moved in (("0.025", 0), ("0.05", 1)):
+        bucket = (f"{lag}_bucket", (("le", bound),))
+        assert after[bucket] - before[bucket] == moved
+    assert after[(f"{lag}_max", ())] >= 0.03
     assert after[("callcenter_writer_queue_depth", ())] == 1
     assert after[("callcenter_writer_lag_seconds", ())] > 0
     assert after[("callcenter_conversions_running", ())] == 1
