@@ -22,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.agi.protocol import Session
 from callcenter.agi.server import Route
 from callcenter.callbacks.service import request_callback
-from callcenter.contacts.lookup import find_by_number
-from callcenter.contacts.models import Contact
+from callcenter.contacts.lookup import Caller, caller_by_number
 from callcenter.ivr.config import Action, IVRConfig, Menu
 from callcenter.phone import region_of, to_e164
 from callcenter.recordings.paths import recording_path
@@ -236,10 +235,10 @@ class Routes:
     def _caller(self, agi: Session) -> str | None:
         return to_e164(agi.request.callerid, self.settings.default_region)
 
-    async def _contact(self, caller: str | None) -> Contact | None:
+    async def _contact(self, caller: str | None) -> Caller | None:
         if caller is None:
             return None
-        return await self._db(lambda session: find_by_number(session, caller))
+        return await self._db(lambda session: caller_by_number(session, caller))
 
     async def _db(self, work: Callable[[AsyncSession], Awaitable[T]],
                   timeout: float | None = None) -> T:

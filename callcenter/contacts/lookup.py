@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -17,6 +19,27 @@ async def find_by_number(session: AsyncSession, e164: str) -> Contact | None:
         select(Contact).where(Contact.id == owner.scalar_subquery())
         .options(joinedload(Contact.numbers)))
     return result.unique().first()
+
+
+class Caller(NamedTuple):
+    """What the dialplan needs to know about a caller, and nothing personal beyond the name."""
+
+    id: int
+    name: str
+    vip: bool
+    language: str | None
+    recording_opt_out: bool
+
+
+async def caller_by_number(session: AsyncSession, e164: str) -> Caller | None:
+    """For FastAGI: one plain-row query, no ORM objects and none of the contact's other
+    numbers; less work on the loop that every call waits for."""
+    row = (await session.execute(
+        select(Contact.id, Contact.name, Contact.vip, Contact.language,
+               Contact.recording_opt_out)
+        .join(ContactNumber, ContactNumber.contact_id == Contact.id)
+        .where(ContactNumber.number == e164).limit(1))).first()
+    return Caller(*row) if row is not None else None
 
 
 async def field_rules(session: AsyncSession) -> dict[str, FieldRule]:
