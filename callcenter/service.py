@@ -11,6 +11,8 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from callcenter.agi.routes import Routes
 from callcenter.agi.server import FastAGIServer
 from callcenter.ami.listener import AMIListener
@@ -164,8 +166,25 @@ class Service:
         if self.ledger is not None:
             self.supervise("ledger", self.ledger.run)
         self.supervise("recordings-sweep", self._sweep_recordings)
+        await self._open_telephony_pool()
         settle()  # download buffers go back to the system; start-up objects out of full GCs
         log.info("callcenter started")
+
+    async def _open_telephony_pool(self, connections: int = 5) -> None:
+        """The telephony pool's connections opened now, not when calls first overlap under
+        load (each a PostgreSQL backend started, while callers wait). Best effort: without a
+        database the service starts anyway."""
+        if self.telephony_engine.dialect.name != "postgresql":
+            return
+        opened = []
+        try:
+            async with asyncio.timeout(5):
+                for _ in range(connections):
+                    opened.append(await self.telephony_engine.connect())
+        except (OSError, SQLAlchemyError, TimeoutError) as exc:
+            log.warning("telephony pool not opened ahead", extra={"error": repr(exc)})
+        for connection in opened:
+            await connection.close()  # back to the pool, open
 
     def supervise(self, name: str,
                   factory: Callable[[], Coroutine[Any, Any, object]]) -> SupervisedTask:
