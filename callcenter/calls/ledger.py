@@ -154,21 +154,8 @@ class LedgerFollower:
         when CEL says it is over), and derives the calls that are finished. In a thread."""
         cel, queue_log = self._tails["cel"], self._tails["queue_log"]
         parse = _PARSERS[self.source]
-        read = 0
-        for mark, raw in queue_log.read():
-            read += 1
-            line = parse["queue_log"](raw)
-            if line is None:
-                self.unparsed_lines += 1
-                continue
-            self.deriver.add_queue_log(line, mark)
-        for mark, raw in cel.read():
-            read += 1
-            event = parse["cel"](raw)
-            if event is None:
-                self.unparsed_lines += 1
-                continue
-            self.deriver.add_cel(event, mark)
+        read = self._feed(queue_log, parse["queue_log"], self.deriver.add_queue_log)
+        read += self._feed(cel, parse["cel"], self.deriver.add_cel)
         records = self.deriver.finished(self._clock(), cel_caught_up=cel.caught_up)
         cel_low, queue_low = self.deriver.low_water()
         positions = {
@@ -178,6 +165,18 @@ class LedgerFollower:
             if queue_log.started else None}
         return _Step(records, {k: v for k, v in positions.items() if v is not None}, read,
                      caught_up=cel.caught_up and queue_log.caught_up and not records)
+
+    def _feed(self, reader: _Reader, parse: Callable[[Any], Any],
+              add: Callable[[Any, Any], None]) -> int:
+        """What one source appended, parsed, into the deriver; says how many items it read."""
+        items = reader.read()
+        for mark, raw in items:
+            parsed = parse(raw)
+            if parsed is None:
+                self.unparsed_lines += 1
+            else:
+                add(parsed, mark)
+        return len(items)
 
     async def _commit_or_set_aside(self, step: _Step) -> None:
         """A record the database refuses while it answers (bad data) would hold every call
