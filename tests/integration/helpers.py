@@ -118,8 +118,13 @@ async def wait_for_call(service: Service, linkedid: str, timeout: float = 60, *,
             async with service.sessions() as session:
                 call = await session.scalar(query)
             if call is not None:
-                return call
+                break
             await asyncio.sleep(0.25)
+        # the ledger's record can land before the live writer has added what only the live
+        # path knows (contact, VIP, IVR path, opt-out): wait for the writer, then read again
+        await service.writer.drain(timeout=timeout)
+        async with service.sessions() as session:
+            return await session.scalar(query)
 
 
 async def wait_for_final(service: Service, linkedid: str, timeout: float = 60) -> Call:
