@@ -82,7 +82,8 @@ async def save_calls(session: AsyncSession, calls: Sequence[CallRecord], *, fina
         .where(table.c.linkedid.in_(best)))}
     candidates = [c for lid, c in best.items()
                   if lid not in stored or stored[lid].evidence < evidence(c)]
-    known = [c for c in best.values() if c not in candidates]
+    known = [c for lid, c in best.items()
+             if lid in stored and stored[lid].evidence > evidence(c)]
     if known:  # e.g. the live record after the ledger's: what only it knows is still added
         await _add_what_only_it_knows(session, known, stored,
                                       delete_opted_out=delete_opted_out)
