@@ -240,7 +240,7 @@ async def set_policy(scope: Scope, key: Annotated[str, Path(
         db.add(policy)
     policy.required, policy.seconds = body.required, body.seconds
     audit(db, username=principal.username, action="wrapup_policy.set",
-          object_type="wrapup_policy", object_id=f"{scope}:{key}", client=client_ip(request),
+          object_type=f"wrapup_policy.{scope}", object_id=key, client=client_ip(request),
           details=f"required={body.required} seconds={body.seconds}")
     await db.commit()
     return policy
