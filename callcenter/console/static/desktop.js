@@ -252,8 +252,10 @@ function WrapUp({ wrap, t, now, onDone }) {
   useEffect(() => {
     if (!form) return undefined;
     function onKey(event) {
-      const tag = event.target.tagName;
-      if (tag === "TEXTAREA" || tag === "INPUT" || tag === "SELECT" || event.ctrlKey || event.altKey || event.metaKey) return;
+      const { tagName, type } = event.target;
+      const typing = tagName === "TEXTAREA" || tagName === "SELECT"
+        || (tagName === "INPUT" && type !== "radio" && type !== "checkbox");
+      if (typing || event.ctrlKey || event.altKey || event.metaKey) return;
       const found = form.dispositions.find((d) => d.hotkey !== null && String(d.hotkey) === event.key);
       if (found) { setCode(found.code); event.preventDefault(); }
     }
@@ -315,7 +317,7 @@ function DialBox({ t, onDialled }) {
     <h2 id="dial-title">${t("dial")}</h2>
     <label for="dial-number">${t("phone_number")}</label>
     <input id="dial-number" type="tel" data-testid="dial-number" required maxlength="40" inputmode="tel"
-      pattern="[+]?[0-9 ()\\-]{3,40}" title=${t("dial_hint")} value=${number}
+      pattern="\\+?[0-9 \\(\\)\\-]{3,40}" title=${t("dial_hint")} value=${number}
       onInput=${(e) => setNumber(e.target.value)} />
     <button type="submit" data-testid="dial">☎ ${t("call")}</button>
   </form>`;
