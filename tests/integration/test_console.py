@@ -145,6 +145,9 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         assert await card.get_by_test_id("call-count").inner_text() == text["two_calls"]
         assert "10:02" in await card.inner_text()  # the earlier calls, in the site's zone
         assert "4509" not in await card.inner_text()  # the policy hides the passport
+        # the today panel is told the caller waits in her queue (pushed, not polled)
+        await desk.get_by_test_id("today-waiting").get_by_text(text["waiting"]).wait_for(
+            timeout=3000)
         assert await card.get_by_test_id("repeat").count() == 0  # earlier calls: long ago
         await screenshot(desk, f"desktop-{lang}")
         # meanwhile the wallboard shows the caller waiting

@@ -217,7 +217,7 @@ function errorText(body, t, status) {
  * After a call: a disposition from the queue's list (keys 1-9), a note, a callback (mine or
  * the team's); a countdown when the queue has a wrap-up time (from the server's figure).
  */
-function WrapUp({ wrap, t, now, onDone }) {
+function WrapUp({ wrap, t, now, onDone, onLoaded }) {
   const [form, setForm] = useState(null);
   const [loadError, setLoadError] = useState("");
   const [code, setCode] = useState(null);
@@ -238,6 +238,7 @@ function WrapUp({ wrap, t, now, onDone }) {
         const body = await response.json();
         loadedAt.current = Date.now();
         setForm(body);
+        onLoaded();
         if (body.wrapup) { setCode(body.wrapup.disposition_code); setNote(body.wrapup.note ?? ""); }
       } else if (response.status === 404 && attempt < 20) {
         setTimeout(() => load(attempt + 1), 500);
@@ -279,7 +280,7 @@ function WrapUp({ wrap, t, now, onDone }) {
   return html`<section class="wrapup" data-testid="wrapup" aria-labelledby="wrapup-title">
     <h2 id="wrapup-title">${t("wrapup")}</h2>
     ${left !== null && html`<p class="countdown ${left === 0 ? "over" : ""}" role="timer" data-testid="countdown">
-      ⏱ ${left > 0 ? t("wrapup_left", { time: formatDuration(left) }) : t("wrapup_over")}</p>`}
+      ◷ ${left > 0 ? t("wrapup_left", { time: formatDuration(left) }) : t("wrapup_over")}</p>`}
     <form onSubmit=${save}>
       <fieldset class="dispositions">
         <legend>${t("disposition")}${form.policy.required ? ` (${t("required")})` : ""} · ${t("hotkeys_hint")}</legend>
@@ -355,11 +356,12 @@ function MyCallbacks({ t, lang, now, version, onDialled }) {
 }
 
 /** The agent's day: calls, handling time, pauses, and who waits in their queues. */
-function Today({ t, version }) {
+function Today({ t, version, live }) {
   const [day, setDay] = useState(null);
   useEffect(() => {
     api("/agents/me/today").then(async (r) => setDay(r.ok ? await r.json() : null));
   }, [version]);
+  const queues = day && day.waiting ? day.waiting.map((q) => ({ ...q, waiting: live[q.queue] ?? q.waiting })) : null;
   if (!day) return null;
   const pauses = Object.entries(day.pause_seconds);
   const paused = pauses.reduce((sum, [, s]) => sum + s, 0);
@@ -370,7 +372,7 @@ function Today({ t, version }) {
       <dt>${t("aht")}</dt><dd>${day.average_handling_seconds == null ? "—" : formatDuration(day.average_handling_seconds)}</dd>
       <dt>${t("paused_total")}</dt><dd>${formatDuration(paused)}${pauses.length > 0 ? ` (${pauses.map(([r, s]) => `${r || "—"} ${formatDuration(s)}`).join(", ")})` : ""}</dd>
       <dt>${t("waiting_now")}</dt><dd data-testid="today-waiting">${day.waiting === null ? "—"
-        : day.waiting.length === 0 ? t("not_in_queue") : day.waiting.map((q) => `${q.queue}: ${t("waiting", { n: q.waiting })}`).join("; ")}</dd>
+        : queues.length === 0 ? t("not_in_queue") : queues.map((q) => `${q.queue}: ${t("waiting", { n: q.waiting })}`).join("; ")}</dd>
     </dl>
   </section>`;
 }
@@ -402,6 +404,8 @@ function Desktop() {
   pauseAfterRef.current = pauseAfter;
   const [version, setVersion] = useState(0);
   const [dialMessage, setDialMessage] = useState("");
+  // callers waiting per queue, as pushed since the today panel last read them
+  const [waiting, setWaiting] = useState({});
   const connectedClickToCalls = useRef(new Set());
   function callEnded(linkedid) {
     setVersion((v) => v + 1);
@@ -440,7 +444,7 @@ function Desktop() {
   document.title = t("title_desktop");
   const open = useLiveSocket(page.hasPhone ? "/ws/agent" : null, (message) => {
     const at = Date.now();
-    if (message.type !== "ring") refresh();
+    if (message.type !== "ring" && message.type !== "waiting") refresh();
     switch (message.type) {
       case "ring":
         setCall({ state: "ringing", since: at, linkedid: message.linkedid, note: "",
@@ -458,6 +462,12 @@ function Desktop() {
         break;
       case "ring_stopped":
         setCall((c) => ({ ...c, state: "ready", since: at, note: t(message.reason === "caller hung up" ? "caller_hung_up" : "not_answered") }));
+        break;
+      case "waiting":  // a caller joined or left one of my queues
+        setWaiting((w) => ({ ...w, [message.queue]: message.waiting }));
+        break;
+      case "state_changed":
+        setVersion((v) => v + 1);
         break;
       case "hangup":
         setCall((c) => ({ ...c, state: "ready", since: at, note: t(message.reason === "caller" ? "caller_hung_up" : "call_ended") }));
@@ -495,7 +505,8 @@ function Desktop() {
       <div class="work">
         ${call.note && html`<div class="banner info" role="alert" data-testid="call-note">${call.note}</div>`}
         ${dialMessage && html`<div class="banner info" role="status" data-testid="dial-message">${dialMessage}</div>`}
-        ${wrap && html`<${WrapUp} key=${wrap.linkedid} wrap=${wrap} t=${t} now=${now} onDone=${(saved) => {
+        ${wrap && html`<${WrapUp} key=${wrap.linkedid} wrap=${wrap} t=${t} now=${now}
+          onLoaded=${() => setVersion((v) => v + 1)} onDone=${(saved) => {
           setWrap(null); setVersion((v) => v + 1);
           if (saved) setCall((c) => ({ ...c, note: t("wrapup_saved") }));
         }} />`}
@@ -504,7 +515,7 @@ function Desktop() {
           : html`<p class="message">${t("waiting_for_calls")}</p>`}
       </div>
       ${page.hasPhone && html`<aside class="side">
-        <${Today} t=${t} version=${version} />
+        <${Today} t=${t} version=${version} live=${waiting} />
         <${MyCallbacks} t=${t} lang=${lang} now=${now} version=${version} onDialled=${dialled} />
         <${DialBox} t=${t} onDialled=${dialled} />
       </aside>`}
