@@ -5,6 +5,7 @@ today panel, the dial box's validation, and axe-core on all of it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -59,8 +60,12 @@ async def desk(api):
         await session.commit()
 
 
-def ring_and_hang_up(api, linkedid: str = "live-1") -> None:
-    """What Asterisk sends when a queue call rings Anna, she answers, and it ends."""
+async def ring_and_hang_up(api, linkedid: str = "live-1") -> None:
+    """What Asterisk sends when a queue call rings Anna, she answers, and it ends; once her
+    page's socket is subscribed (it opens after the page has loaded)."""
+    async with asyncio.timeout(10):
+        while not api.service.pops.connected(ANNA):
+            await asyncio.sleep(0.05)
     for event in (
         {"Event": "AgentCalled", "Queue": "support", "Interface": ANNA, "MemberName": "Anna",
          "Linkedid": linkedid, "Uniqueid": linkedid, "CallerIDNum": NUMBER},
@@ -77,7 +82,7 @@ async def test_wrap_up_with_a_hotkey_lands_on_the_call_record(site, browser, api
     page = await new_page(browser, site, lang, bypass_csp=True)
     await sign_in(page, "anna")
     await page.get_by_test_id("today").wait_for()
-    ring_and_hang_up(api)
+    await ring_and_hang_up(api)
     card = page.get_by_test_id("card")
     await card.get_by_test_id("caller-name").get_by_text("Иван Петров").wait_for(timeout=5000)
     assert "4509" not in await card.inner_text()  # the passport: hidden by the policy
