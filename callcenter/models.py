@@ -6,9 +6,19 @@ from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call, CallLeg
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.db import Base
+from callcenter.projects.models import (
+    DncNumber,
+    Project,
+    ProjectAgent,
+    ProjectAttempt,
+    ProjectEntry,
+)
 from callcenter.queues.models import QueueEntry
 from callcenter.recordings.models import Recording
+from callcenter.scripts.models import QueueScript, Script, ScriptAnswer, ScriptRun, ScriptVersion
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
-           "Callback", "CardField", "Contact", "ContactNumber", "QueueEntry", "Recording", "User"]
+           "Callback", "CardField", "Contact", "ContactNumber", "DncNumber", "Project",
+           "ProjectAgent", "ProjectAttempt", "ProjectEntry", "QueueEntry", "QueueScript",
+           "Recording", "Script", "ScriptAnswer", "ScriptRun", "ScriptVersion", "User"]
