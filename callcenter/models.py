@@ -6,6 +6,7 @@ from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call, CallLeg
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.db import Base
+from callcenter.dispositions.models import CallWrapup, Disposition, WrapupPolicy
 from callcenter.projects.models import (
     DncNumber,
     Project,
@@ -19,6 +20,7 @@ from callcenter.scripts.models import QueueScript, Script, ScriptAnswer, ScriptR
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
-           "Callback", "CardField", "Contact", "ContactNumber", "DncNumber", "Project",
-           "ProjectAgent", "ProjectAttempt", "ProjectEntry", "QueueEntry", "QueueScript",
-           "Recording", "Script", "ScriptAnswer", "ScriptRun", "ScriptVersion", "User"]
+           "CallWrapup", "Callback", "CardField", "Contact", "ContactNumber", "Disposition",
+           "DncNumber", "Project", "ProjectAgent", "ProjectAttempt", "ProjectEntry",
+           "QueueEntry", "QueueScript", "Recording", "Script", "ScriptAnswer", "ScriptRun",
+           "ScriptVersion", "User", "WrapupPolicy"]
