@@ -3,7 +3,7 @@
 Attempts join the call record by linkedid: nothing is added to `calls`.
 
 Revision ID: 0010_outbound
-Revises: 0005_ledger_tables
+Revises: 0007_desk
 Create Date: 2026-12-04 18:55:29.652189
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0010_outbound'
-down_revision = '0005_ledger_tables'
+down_revision = '0007_desk'  # merged desk: the lead re-chains
 branch_labels = None
 depends_on = None
 
