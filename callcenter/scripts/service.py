@@ -19,7 +19,7 @@ from callcenter import policy
 from callcenter.scripts.models import QueueScript, Script, ScriptAnswer, ScriptRun, ScriptVersion
 
 HIDDEN = "…"
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.-]{0,59})\}")
+_PLACEHOLDER = re.compile(r"\{([^\W\d][\w.-]{0,59})\}")
 
 
 class ScriptError(Exception):
