@@ -347,7 +347,7 @@ def entry_values(entry: ProjectEntry,
     return values
 
 
-@router.post("/{project_id}/preview/next", responses=errors(404, 409))
+@router.post("/{project_id}/preview/next", responses=errors(403, 404, 409))
 async def preview_next(project_id: ObjectId, principal: Agent, db: DbDep,
                        svc: ServiceDep) -> dict[str, Any]:
     """The agent's next card (the same one until they call or skip it) and the script."""
@@ -372,7 +372,7 @@ async def _held(db: DbDep, project_id: int, entry_id: int, agent: str) -> Projec
     return entry
 
 
-@router.post("/{project_id}/preview/{entry_id}/call", responses=errors(404, 409, 503))
+@router.post("/{project_id}/preview/{entry_id}/call", responses=errors(403, 404, 409, 503))
 async def preview_call(project_id: ObjectId, entry_id: ObjectId, principal: Agent, db: DbDep,
                        svc: ServiceDep) -> dict[str, Any]:
     """Rings the agent's phone, then the customer's. Returns the call's linkedid."""
@@ -399,7 +399,7 @@ class SkipIn(BaseModel):
                                                             "null: skipped for good")
 
 
-@router.post("/{project_id}/preview/{entry_id}/skip", responses=errors(404))
+@router.post("/{project_id}/preview/{entry_id}/skip", responses=errors(403, 404))
 async def preview_skip(project_id: ObjectId, entry_id: ObjectId, body: SkipIn,
                        principal: Agent, db: DbDep, svc: ServiceDep) -> dict[str, Any]:
     agent = _agent(principal)

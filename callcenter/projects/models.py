@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     func,
 )
@@ -79,7 +80,7 @@ class ProjectEntry(Base):
     email: Mapped[str | None] = mapped_column(String(160))
     fields: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     # the callee's time zones (IANA, comma-separated): calling hours must hold in every one
-    timezones: Mapped[str] = mapped_column(String(200), default="UTC")
+    timezones: Mapped[str] = mapped_column(Text, default="UTC")
     state: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
     next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

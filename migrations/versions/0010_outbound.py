@@ -76,7 +76,7 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=32), nullable=False),
     sa.Column('email', sa.String(length=160), nullable=True),
     sa.Column('fields', sa.JSON(), server_default='{}', nullable=False),
-    sa.Column('timezones', sa.String(length=200), nullable=False),
+    sa.Column('timezones', sa.Text(), nullable=False),
     sa.Column('state', sa.String(length=16), server_default='queued', nullable=False),
     sa.Column('next_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
