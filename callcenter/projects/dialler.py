@@ -53,6 +53,8 @@ class Placed:
     reason: int | None = None
     dial_status: str | None = None
     answered_at: datetime | None = None
+    hangup_cause: int | None = None
+    hung_up: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -91,21 +93,26 @@ class Dialler:
             return
         if kind == "OriginateResponse":
             placed.reason = int(event.get("Reason") or 0)
-            if placed.reason != 4:  # never answered: no Hangup of ours may follow
-                self._finish(placed, cause=None)
+            if placed.reason != 4 or placed.hung_up:  # over: not answered, or already gone
+                self._finish(placed, cause=placed.hangup_cause)
         elif kind == "VarSet" and event.get("Variable") == "DIALSTATUS":
             placed.dial_status = event.get("Value") or None
             if placed.dial_status == "ANSWER" and placed.answered_at is None:
                 placed.answered_at = self.clock()
         elif kind == "Hangup" and event.get("Uniqueid") == placed.linkedid:
-            self._finish(placed, cause=int(event.get("Cause") or 0) or None)
+            placed.hangup_cause = int(event.get("Cause") or 0) or None
+            placed.hung_up = True
+            # a channel that never answered can hang up before Originate's answer arrives:
+            # the result is that answer's Reason, so it is awaited
+            if placed.reason is not None:
+                self._finish(placed, cause=placed.hangup_cause)
 
     def result_of(self, placed: Placed, cause: int | None) -> str:
         """Progressive: the customer's line (Originate's Reason), then whether the agent
         took the call. Preview: the agent's phone answered; the customer's Dial says."""
         if placed.mode == "progressive":
             if placed.reason != 4:
-                return core.classify(placed.reason, cause if placed.reason is None else None)
+                return core.classify(placed.reason)
             return "answered" if placed.dial_status == "ANSWER" else "abandoned"
         if placed.reason is not None and placed.reason != 4:
             return "failed"  # the agent's own phone did not answer: the customer was not dialled

@@ -29,10 +29,9 @@ async def progress(session: AsyncSession, project_id: int) -> dict[str, Any]:
         func.count().filter(e.state == "skipped"),
         func.count().filter(e.success.is_(True)),
     ).where(e.project_id == project_id))).one()
-    by_result = dict((await session.execute(
-        select(func.coalesce(e.last_result, "not_dialled"), func.count())
-        .where(e.project_id == project_id).group_by(func.coalesce(
-            e.last_result, "not_dialled")))).all())
+    by_result = {result or "not_dialled": count for result, count in await session.execute(
+        select(e.last_result, func.count()).where(e.project_id == project_id)
+        .group_by(e.last_result))}
     keys = ("total", "done", "pending", "in_retry", "calling", "dnc", "skipped", "success")
     return {**dict(zip(keys, row, strict=True)), "by_result": by_result}
 
