@@ -50,11 +50,13 @@ class Placed:
     agent: str
     mode: str
     placed_at: float  # monotonic
+    channel: str = ""  # what was originated: Originate's answer names it (not our ids)
     reason: int | None = None
     dial_status: str | None = None
     answered_at: datetime | None = None
     hangup_cause: int | None = None
     hung_up: bool = False
+    hung_up_at: float = 0.0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -88,7 +90,10 @@ class Dialler:
         linkedid = event.get("Linkedid") or event.get("Uniqueid") or ""
         placed = self.placed.get(linkedid)
         if placed is None and kind == "OriginateResponse":
-            placed = self.placed.get(event.get("Uniqueid") or "")
+            # a channel that never came up has no ids in the answer: its name says which
+            placed = self.placed.get(event.get("Uniqueid") or "") or next(
+                (p for p in self.placed.values()
+                 if p.reason is None and p.channel == event.get("Channel")), None)
         if placed is None:
             return
         if kind == "OriginateResponse":
@@ -101,7 +106,7 @@ class Dialler:
                 placed.answered_at = self.clock()
         elif kind == "Hangup" and event.get("Uniqueid") == placed.linkedid:
             placed.hangup_cause = int(event.get("Cause") or 0) or None
-            placed.hung_up = True
+            placed.hung_up, placed.hung_up_at = True, time.monotonic()
             # a channel that never answered can hang up before Originate's answer arrives:
             # the result is that answer's Reason, so it is awaited
             if placed.reason is not None:
@@ -112,7 +117,7 @@ class Dialler:
         took the call. Preview: the agent's phone answered; the customer's Dial says."""
         if placed.mode == "progressive":
             if placed.reason != 4:
-                return core.classify(placed.reason)
+                return core.classify(placed.reason, cause if placed.reason is None else None)
             return "answered" if placed.dial_status == "ANSWER" else "abandoned"
         if placed.reason is not None and placed.reason != 4:
             return "failed"  # the agent's own phone did not answer: the customer was not dialled
@@ -176,8 +181,16 @@ class Dialler:
                 free.append(agent)
         return free
 
+    def _overdue(self, grace: float = 10.0) -> None:
+        """A call that hung up and whose Originate answer never came: judged by the cause."""
+        mono = time.monotonic()
+        for placed in list(self.placed.values()):
+            if placed.hung_up and placed.reason is None and mono - placed.hung_up_at > grace:
+                self._finish(placed, cause=placed.hangup_cause)
+
     async def tick(self) -> int:
         """One pacing round: returns how many calls it placed."""
+        self._overdue()
         if not self.ami.connected.is_set():
             return 0
         now = self.clock()
@@ -226,14 +239,16 @@ class Dialler:
 
     async def _originate_progressive(self, project: Project, entry: ProjectEntry, agent: str,
                                      interface: str, linkedid: str) -> None:
-        self.placed[linkedid] = Placed(linkedid, agent, "progressive", time.monotonic())
+        channel = self.channel.format(number=entry.phone.lstrip("+"))
+        self.placed[linkedid] = Placed(linkedid, agent, "progressive", time.monotonic(),
+                                       channel=channel)
         self.freed_at.pop(agent, None)
         variables = [f"CC_AGENT={agent}", f"CC_DIALLER_AGENT={interface}",
                      f"CC_AGENT_RING={self.agent_ring_seconds}",
                      f"CC_PROJECT={project.id}"]
         fields: dict[str, object] = {
             "Action": "Originate",
-            "Channel": self.channel.format(number=entry.phone.lstrip("+")),
+            "Channel": channel,
             "Context": "callcenter-dialler", "Exten": "s", "Priority": 1,
             "Timeout": project.ring_seconds * 1000,
             "ChannelId": linkedid, "OtherChannelId": f"{linkedid}-2",
@@ -270,7 +285,8 @@ class Dialler:
         await service.start_attempt(session, entry, linkedid=linkedid, agent=agent,
                                     mode="preview", now=now)
         await session.commit()
-        self.placed[linkedid] = Placed(linkedid, agent, "preview", time.monotonic())
+        self.placed[linkedid] = Placed(linkedid, agent, "preview", time.monotonic(),
+                                       channel=interface)
         variables = [f"CC_AGENT={agent}", f"CC_PROJECT={project.id}"]
         if project.caller_id:
             variables.append(f"CC_OUTBOUND_CALLERID={project.caller_id}")
