@@ -19,7 +19,7 @@ from callcenter.ami.listener import AMIListener
 from callcenter.cache import TTLCache
 from callcenter.calls.ledger import LedgerFollower
 from callcenter.calls.pops import EVENTS as POP_EVENTS
-from callcenter.calls.pops import ScreenPopHub
+from callcenter.calls.pops import WAITING_EVENTS, ScreenPopHub
 from callcenter.calls.store import RecordWriter, refusal_reason
 from callcenter.calls.tracker import CallTracker
 from callcenter.db import create_engine, ping, session_factory
@@ -90,6 +90,8 @@ class Service:
                                observe_lag=self.ami_lag.observe)
         self.pops = ScreenPopHub(self.telephony_sessions, settings.default_region)
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
+        self.ami.subscribe(lambda event: self.pops.waiting_changed(event, self.live),
+                           WAITING_EVENTS)
         self.queue_feed = QueueFeed(self.live, lambda: self.ami.connected)
         self.ami.subscribe(self.queue_feed.on_event, FEED_EVENTS)
         # outbound projects: progressive pacing and every dialled attempt's result

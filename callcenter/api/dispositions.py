@@ -240,7 +240,7 @@ async def set_policy(scope: Scope, key: Annotated[str, Path(
         db.add(policy)
     policy.required, policy.seconds = body.required, body.seconds
     audit(db, username=principal.username, action="wrapup_policy.set",
-          object_type="wrapup_policy", object_id=f"{scope}:{key}", client=client_ip(request),
+          object_type=f"wrapup_policy.{scope}", object_id=key, client=client_ip(request),
           details=f"required={body.required} seconds={body.seconds}")
     await db.commit()
     return policy
@@ -276,6 +276,9 @@ class WrapupForm(BaseModel):
     linkedid: str
     queue: str | None
     ended_at: datetime | None
+    seconds_left: float | None = Field(
+        description="of the queue's wrap-up time, on the server's clock (None: no wrap-up "
+                    "time); the desktop counts down from it")
     dispositions: list[DispositionOut]
     policy: PolicyOut
     wrapup: WrapupOut | None
@@ -296,8 +299,12 @@ async def wrapup_form(linkedid: Linkedid, principal: Agent, db: DbDep) -> Wrapup
     scope, key = scope_of(call)
     policy = await get_policy(db, scope, key)
     saved = await db.scalar(select(CallWrapup).where(CallWrapup.linkedid == linkedid))
+    left = None
+    if policy.seconds:
+        ended = call.ended_at or datetime.now(UTC)
+        left = round(max(0.0, policy.seconds - (datetime.now(UTC) - ended).total_seconds()), 1)
     return WrapupForm(
-        linkedid=linkedid, queue=call.queue, ended_at=call.ended_at,
+        linkedid=linkedid, queue=call.queue, ended_at=call.ended_at, seconds_left=left,
         dispositions=[DispositionOut.model_validate(d)
                       for d in await list_dispositions(db, scope, key)],
         policy=PolicyOut(scope=scope, scope_key=key, required=policy.required,

@@ -143,6 +143,7 @@ async def test_a_queue_without_its_own_list_uses_the_default_one(dapi: Api) -> N
     form = r.json()
     assert [d["code"] for d in form["dispositions"]] == ["done"]
     assert form["policy"]["required"] is True and form["policy"]["seconds"] == 30
+    assert form["seconds_left"] == 0  # the call ended an hour ago
     assert form["wrapup"] is None
     r = await _send(dapi, "PUT", "/admin/wrapup-policies/queue/support", "admin",
                     json={"required": False, "seconds": 3601})
