@@ -85,6 +85,7 @@ def _main(argv: list[str] | None) -> int:
             return _run(settings)
         handler = (USER_ACTIONS[args.action] if args.command == "user" else
                    {"contacts": _contacts_import, "recordings": _purge,
+                    "projects": _project_import,
                     "spool": _spool_replay}[args.command])
         return asyncio.run(handler(settings, args))
 
@@ -122,6 +123,16 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--region", help="country for numbers without +, e.g. RU")
     imp.add_argument("--merge", action="store_true", help="merge duplicates (default: skip)")
     imp.add_argument("--strict", action="store_true", help="any bad row: import nothing")
+
+    projects = sub.add_parser("projects", help="outbound call projects").add_subparsers(
+        dest="action", required=True)
+    pimp = projects.add_parser("import", help="import a .csv or .xlsx file into a project's "
+                                              "list (duplicates by phone and e-mail)")
+    pimp.add_argument("project", type=int, help="the project's id")
+    pimp.add_argument("file", type=Path)
+    pimp.add_argument("--region", help="country for numbers without +, e.g. RU")
+    pimp.add_argument("--merge", action="store_true", help="merge duplicates (default: skip)")
+    pimp.add_argument("--mapping", help='JSON {"name": "ФИО", "phones": "Телефон", ...}')
 
     recordings = sub.add_parser("recordings", help="recordings").add_subparsers(
         dest="action", required=True)
@@ -364,6 +375,55 @@ async def _contacts_import(settings: Settings, args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     _print_report(report)
     return 0 if report.ok else 1
+
+
+async def _project_import(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from callcenter.contacts.importer import ImportFileError, parse_file, spooled
+    from callcenter.contacts.lookup import field_rules
+    from callcenter.db import create_engine, session_factory
+    from callcenter.projects import service as projects
+
+    try:
+        mapping = json.loads(args.mapping) if args.mapping else None
+    except json.JSONDecodeError as exc:
+        print(f"callcenter: --mapping is not JSON: {exc}", file=sys.stderr)
+        return 2
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            try:
+                project = await projects.get_project(session, args.project)
+            except projects.NotFound:
+                print(f"callcenter: no project {args.project}", file=sys.stderr)
+                return 2
+            rules = await field_rules(session)
+            with tempfile.TemporaryDirectory(prefix="import-") as work:
+                try:  # no event loop to keep free here: parsed in this process
+                    parsed = parse_file(args.file, args.file.name, mapping,
+                                        args.region or settings.default_region,
+                                        Path(work) / "rows", rules)
+                except (OSError, ImportFileError) as exc:
+                    print(f"callcenter: cannot import {args.file}: {exc}", file=sys.stderr)
+                    return 2
+                report = projects.ListReport(errors=parsed.errors)
+                await projects.import_rows(
+                    session, project, spooled(parsed.spool),
+                    on_duplicate="merge" if args.merge else "skip", report=report,
+                    now=datetime.now(UTC), progress=lambda done: _progress(done, parsed.rows))
+                await session.commit()
+    finally:
+        await engine.dispose()
+    print(file=sys.stderr)
+    print(f"added {report.added}, merged {report.merged}, duplicates skipped "
+          f"{len(report.skipped_duplicates)}, matching contacts {len(report.matched_contacts)}, "
+          f"do-not-call {len(report.dnc)}, bad rows {len(report.errors)}")
+    for skipped in report.skipped_duplicates:
+        print(f"  line {skipped['line']}: duplicate of entry {skipped['entry_id']}")
+    for error in report.errors:
+        print(f"  line {error['line']}: {'; '.join(error['errors'])}")  # type: ignore[arg-type]
+    return 0 if not report.errors else 1
 
 
 def _progress(done: int, total: int, width: int = 40) -> None:

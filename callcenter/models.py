@@ -7,10 +7,20 @@ from callcenter.calls.models import Call, CallLeg
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.db import Base
 from callcenter.dispositions.models import CallWrapup, Disposition, WrapupPolicy
+from callcenter.projects.models import (
+    DncNumber,
+    Project,
+    ProjectAgent,
+    ProjectAttempt,
+    ProjectEntry,
+)
 from callcenter.queues.models import QueueEntry
 from callcenter.recordings.models import Recording
+from callcenter.scripts.models import QueueScript, Script, ScriptAnswer, ScriptRun, ScriptVersion
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
            "CallWrapup", "Callback", "CardField", "Contact", "ContactNumber", "Disposition",
-           "QueueEntry", "Recording", "User", "WrapupPolicy"]
+           "DncNumber", "Project", "ProjectAgent", "ProjectAttempt", "ProjectEntry",
+           "QueueEntry", "QueueScript", "Recording", "Script", "ScriptAnswer", "ScriptRun",
+           "ScriptVersion", "User", "WrapupPolicy"]

@@ -26,6 +26,8 @@ from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
 from callcenter.ledger.derive import LedgerDeriver
 from callcenter.metrics import Metrics
+from callcenter.projects.dialler import EVENTS as DIALLER_EVENTS
+from callcenter.projects.dialler import Dialler
 from callcenter.queues.feed import EVENTS as FEED_EVENTS
 from callcenter.queues.feed import QueueFeed
 from callcenter.queues.live import LiveState
@@ -92,6 +94,12 @@ class Service:
                            WAITING_EVENTS)
         self.queue_feed = QueueFeed(self.live, lambda: self.ami.connected)
         self.ami.subscribe(self.queue_feed.on_event, FEED_EVENTS)
+        # outbound projects: progressive pacing and every dialled attempt's result
+        self.dialler = Dialler(self.ami.client, self.sessions, self.live,
+                               channel=settings.dialler_channel,
+                               agent_ring_seconds=settings.dialler_agent_ring_seconds,
+                               tick_seconds=settings.dialler_tick_seconds)
+        self.ami.subscribe(self.dialler.on_event, DIALLER_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
         self.routes = Routes(settings, self.telephony_sessions, ivr)
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table(),
@@ -168,6 +176,7 @@ class Service:
         if self.ledger is not None:
             self.supervise("ledger", self.ledger.run)
         self.supervise("recordings-sweep", self._sweep_recordings)
+        self.supervise("dialler", self.dialler.run)
         await self._open_telephony_pool()
         settle()  # download buffers go back to the system; start-up objects out of full GCs
         log.info("callcenter started")

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     default_region: str = "RU"
     # The site's time zone (IANA name): the console shows every time in it.
     time_zone: str = "Europe/Moscow"
+    # Outbound projects: how the progressive dialler reaches a customer ({number}: E.164
+    # digits without the plus), and how often it looks for free agents besides AMI's events.
+    dialler_channel: str = "PJSIP/{number}@trunk"
+    dialler_tick_seconds: float = 1.0
+    # how long the reserved agent's phone rings once the customer has answered
+    dialler_agent_ring_seconds: int = 15
     # Dialplan contexts where calls from outside enter: a call touching one is inbound.
     inbound_contexts: list[str] = Field(default_factory=lambda: ["callcenter-inbound"])
 

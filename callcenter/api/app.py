@@ -22,9 +22,11 @@ from callcenter.api import (
     errors,
     health,
     metrics,
+    projects,
     queues,
     recordings,
     screenpop,
+    scripts,
     wallboard,
 )
 from callcenter.console import pages
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.add_middleware(metrics.HttpLatency, histogram=service.metrics.http_seconds)
     routers = [module.router for module in (health, metrics, auth, calls, screenpop, contacts,
                                             recordings, agents, queues, callbacks, admin,
-                                            wallboard, dispositions)]
+                                            wallboard, projects, scripts, dispositions)]
     errors.install(app, routers)
     for router in routers:
         app.include_router(router)

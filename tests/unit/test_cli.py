@@ -164,3 +164,41 @@ def test_run_with_a_busy_port_is_one_line(busy, tmp_path):
     assert one_line(result) == (f"callcenter: cannot listen for {busy} on "
                                 f"127.0.0.1:{taken}: Address already in use")
     assert result.returncode == 1
+
+
+def test_a_project_list_is_imported_from_the_cli_with_progress_and_report(database, capsys,
+                                                                          tmp_path):
+    from callcenter.projects.models import Project, ProjectEntry
+
+    async def project() -> int:
+        engine = create_engine(database)
+        async with session_factory(engine)() as session:
+            created = Project(name="Осень", mode="preview")
+            session.add(created)
+            await session.commit()
+        await engine.dispose()
+        return created.id
+
+    project_id = asyncio.run(project())
+    listing = tmp_path / "list.csv"
+    listing.write_text("Клиент,Номер\nИван,+74951234501\nПётр,84951234502\nИван,+74951234501\n"
+                       "Никто,12\n", encoding="utf-8")
+    code = cli.main(["projects", "import", str(project_id), str(listing),
+                     "--mapping", '{"name": "Клиент", "phones": "Номер"}'])
+    captured = capsys.readouterr()
+    assert code == 1  # a bad row
+    assert "] 3/3" in captured.err  # the progress bar over the 3 good rows
+    assert captured.out.splitlines()[0].startswith("added 2, merged 0, duplicates skipped 1")
+    assert "line 4: duplicate of entry" in captured.out
+    assert "line 5: not a phone number: 12" in captured.out
+
+    async def phones() -> list[str]:
+        engine = create_engine(database)
+        async with session_factory(engine)() as session:
+            found = list(await session.scalars(select(ProjectEntry.phone)
+                                               .order_by(ProjectEntry.id)))
+        await engine.dispose()
+        return found
+
+    assert asyncio.run(phones()) == ["+74951234501", "+74951234502"]
+    assert cli.main(["projects", "import", "999", str(listing)]) == 2

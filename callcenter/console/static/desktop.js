@@ -6,6 +6,7 @@ import {
   api, formatDuration, formatTime, Header, html, page, StaleBanner, useClock, useLanguage,
   useLiveSocket,
 } from "./console.js";
+import { PreviewPanel, ScriptPanel } from "./script-panel.js";
 
 const STATES = {
   offline: { icon: "✖", label: "state_offline" },
@@ -399,6 +400,8 @@ function Desktop() {
   // the call to wrap up once it ends, the pause to take then, and a counter that makes the
   // panels read again (a call ended, a wrap-up saved)
   const [wrap, setWrap] = useState(null);
+  // the call whose script is shown (outbound): a ringing call, or a preview call placed
+  const [scriptCall, setScriptCall] = useState(null);
   const [pauseAfter, setPauseAfter] = useState(null);
   const pauseAfterRef = useRef(null);
   pauseAfterRef.current = pauseAfter;
@@ -449,6 +452,7 @@ function Desktop() {
       case "ring":
         setCall({ state: "ringing", since: at, linkedid: message.linkedid, note: "",
                   pop: { screenpop: message.screenpop, queue: message.queue, at } });
+        setScriptCall({ linkedid: message.linkedid, queue: message.queue });
         if (document.hidden && "Notification" in window && Notification.permission === "granted") {
           const name = message.screenpop.contact?.name ?? message.screenpop.number;
           new Notification(t("state_ringing"), { body: name });
@@ -510,6 +514,7 @@ function Desktop() {
           setWrap(null); setVersion((v) => v + 1);
           if (saved) setCall((c) => ({ ...c, note: t("wrapup_saved") }));
         }} />`}
+        ${scriptCall && html`<${ScriptPanel} key=${scriptCall.linkedid} linkedid=${scriptCall.linkedid} queue=${scriptCall.queue} t=${t} />`}
         ${call.pop ? html`<${Card} pop=${call.pop} lang=${lang} t=${t} now=${now} onDialled=${dialled} />`
           : !page.hasPhone ? html`<p class="message">${t("no_phone")}</p>`
           : html`<p class="message">${t("waiting_for_calls")}</p>`}
@@ -518,6 +523,7 @@ function Desktop() {
         <${Today} t=${t} version=${version} live=${waiting} />
         <${MyCallbacks} t=${t} lang=${lang} now=${now} version=${version} onDialled=${dialled} />
         <${DialBox} t=${t} onDialled=${dialled} />
+        <${PreviewPanel} t=${t} onCalled=${(linkedid) => setScriptCall({ linkedid, queue: null })} />
       </aside>`}
     </main>`;
 }

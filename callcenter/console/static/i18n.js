@@ -120,6 +120,18 @@ const MESSAGES = {
     waiting_now: "Waiting in my queues",
     not_in_queue: "not in a queue",
     pause_after_call: "Pause after this call",
+    // outbound projects: call script and preview dialling (outbound)
+    script_title: "Script",
+    script_answer: "Answer",
+    script_next: "Next",
+    script_done: "End of the script.",
+    preview_title: "Outbound calls",
+    preview_next: "Next number",
+    preview_call: "Call",
+    preview_skip: "Skip",
+    preview_skip_reason: "Reason",
+    preview_calling: "Calling: your phone rings first.",
+    preview_attempts: { one: "{n} attempt so far", other: "{n} attempts so far" },
   },
   ru: {
     title_desktop: "Рабочее место оператора",
@@ -247,6 +259,18 @@ const MESSAGES = {
     waiting_now: "Ждут в моих очередях",
     not_in_queue: "вы не в очереди",
     pause_after_call: "Пауза после этого звонка",
+    // outbound projects: call script and preview dialling (outbound)
+    script_title: "Скрипт",
+    script_answer: "Ответ",
+    script_next: "Далее",
+    script_done: "Скрипт пройден.",
+    preview_title: "Исходящий обзвон",
+    preview_next: "Следующий номер",
+    preview_call: "Позвонить",
+    preview_skip: "Пропустить",
+    preview_skip_reason: "Причина",
+    preview_calling: "Звоним: сначала зазвонит ваш телефон.",
+    preview_attempts: { one: "{n} попытка", few: "{n} попытки", many: "{n} попыток", other: "{n} попытки" },
   },
 };
 
