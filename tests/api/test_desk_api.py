@@ -161,3 +161,17 @@ async def test_agents_call_a_masked_number_of_a_card_by_its_last_digits(dapi: Ap
     assert r.status_code == 404  # not a card of hers
     r = await dapi.post(path, "supervisor", json={"ending": "4567"})
     assert r.status_code == 409  # no agent phone
+
+
+async def test_forgetting_a_person_erases_the_notes_on_their_calls_not_the_dispositions(
+        dapi: Api) -> None:
+    await _support_list(dapi)
+    contact_id = await _contact(dapi)
+    r = await dapi.post("/calls/call-anna/wrapup", "agent",
+                        json={"code": "sale", "note": "Иван просил скидку"})
+    assert r.status_code == 200
+    r = await _send(dapi, "DELETE", f"/contacts/{contact_id}", "admin",
+                    params={"forget": "true"})
+    assert r.status_code == 200 and r.json()["wrapup_notes"] == 1
+    record = (await dapi.get("/calls", "supervisor", params={"linkedid": "call-anna"})).json()
+    assert (record[0]["disposition"], record[0]["note"]) == ("sale", None)
