@@ -6,9 +6,10 @@ from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call, CallLeg
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.db import Base
-from callcenter.queues.models import QueueEntry
+from callcenter.queues.models import DisplayToken, QueueEntry, QueueSettings
 from callcenter.recordings.models import Recording
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
-           "Callback", "CardField", "Contact", "ContactNumber", "QueueEntry", "Recording", "User"]
+           "Callback", "CardField", "Contact", "ContactNumber", "DisplayToken", "QueueEntry",
+           "QueueSettings", "Recording", "User"]

@@ -26,6 +26,8 @@ from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
 from callcenter.ledger.derive import LedgerDeriver
 from callcenter.metrics import Metrics
+from callcenter.queues.board import EVENTS as BOARD_EVENTS
+from callcenter.queues.board import TodayBoard
 from callcenter.queues.feed import EVENTS as FEED_EVENTS
 from callcenter.queues.feed import QueueFeed
 from callcenter.queues.live import LiveState
@@ -90,6 +92,11 @@ class Service:
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
         self.queue_feed = QueueFeed(self.live, lambda: self.ami.connected)
         self.ami.subscribe(self.queue_feed.on_event, FEED_EVENTS)
+        self.today = TodayBoard(self.sessions, settings.time_zone, self.queue_feed.publish,
+                                watched=lambda: self.queue_feed.clients > 0)
+        self.today.pause_reasons = settings.pause_reasons
+        self.queue_feed.board = self.today
+        self.ami.subscribe(self.today.on_event, BOARD_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
         self.routes = Routes(settings, self.telephony_sessions, ivr)
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table(),
@@ -166,6 +173,7 @@ class Service:
         if self.ledger is not None:
             self.supervise("ledger", self.ledger.run)
         self.supervise("recordings-sweep", self._sweep_recordings)
+        self.supervise("today-figures", self.today.run)
         await self._open_telephony_pool()
         settle()  # download buffers go back to the system; start-up objects out of full GCs
         log.info("callcenter started")

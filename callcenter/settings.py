@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     default_region: str = "RU"
     # The site's time zone (IANA name): the console shows every time in it.
     time_zone: str = "Europe/Moscow"
+    # Listen / whisper / barge: the dialplan context (extensions listen, whisper, barge) that
+    # runs ChanSpy on ${CC_SPY_TARGET} once the supervisor's phone answers.
+    spy_context: str = "callcenter-spy"
     # Dialplan contexts where calls from outside enter: a call touching one is inbound.
     inbound_contexts: list[str] = Field(default_factory=lambda: ["callcenter-inbound"])
 
