@@ -206,7 +206,7 @@ function Supervisor() {
     <div class="toolbar">
       <${Ages} picture=${picture} age=${age} serverNow=${serverNow} t=${t} />
       <button type="button" aria-pressed=${sound} onClick=${() => { setSound(!sound); if (!sound) beep(); }} data-testid="sound">
-        ${sound ? "🔔" : "🔕"} ${t(sound ? "sound_on" : "sound_off")}</button>
+        <span aria-hidden="true">${sound ? "♪" : "✕"}</span> ${t(sound ? "sound_on" : "sound_off")}</button>
       <a href="/wallboard" class="link">${t("tv_mode")}</a>
     </div>
     ${note && html`<p class=${`banner ${note.error ? "stale" : "info"}`} role="status" data-testid="action-note">${note.text}</p>`}

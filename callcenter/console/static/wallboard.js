@@ -7,7 +7,8 @@ import { html, StaleBanner, useLanguage } from "./console.js";
 import { Ages, Tile, usePicture } from "./queue-tiles.js";
 
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
-const PER_SCREEN = 4;
+// as many tiles as fit side by side in big type; the rest on the next screens
+const perScreen = () => Math.max(1, Math.floor(window.innerWidth / 640));
 const ROTATE_MS = 10000;
 
 function feedPath() {
@@ -20,13 +21,14 @@ function Wallboard() {
   const [screen, setScreen] = useState(0);
   document.title = t("title_wallboard");
   const queues = picture ? picture.queues : [];
-  const screens = Math.max(1, Math.ceil(queues.length / PER_SCREEN));
+  const per = perScreen();
+  const screens = Math.max(1, Math.ceil(queues.length / per));
   useEffect(() => {
     const timer = setInterval(() => setScreen((s) => s + 1), ROTATE_MS);
     return () => clearInterval(timer);
   }, []);
-  const first = (screen % screens) * PER_SCREEN;
-  const shown = queues.slice(first, first + PER_SCREEN);
+  const first = (screen % screens) * per;
+  const shown = queues.slice(first, first + per);
   return html`<div class="tv" lang=${lang}>
     <${StaleBanner} show=${stale} t=${t} />
     <${StaleBanner} show=${picture && !picture.asterisk} t=${t} message="asterisk_down" />
