@@ -20,10 +20,9 @@ router = APIRouter(tags=["queues"])
 @router.websocket("/ws/supervisor")
 async def supervisor_socket(websocket: WebSocket, ticket: str | None = None) -> None:
     """Authenticated by a single-use ticket from POST /auth/ws-ticket, for supervisors and
-    admins. Sends `{"type": "queues", "at": <server epoch seconds>, "asterisk": <bool>,
-    "queues": [...GET /queues..., members with username and today's figures],
-    "targets": {queue: thresholds}, "today": {queue: figures}, "figures_at": <epoch>,
-    "abandoned": [...]}` at once, on every change, and at least every 5 s."""
+    admins. Sends the picture (callcenter/queues/feed.py: queues with their callers, the
+    agents that changed since the last message, today's figures when read again) at once, on
+    every change, and at least every 5 s."""
     service = websocket.app.state.service
     payload = service.ws_tickets.redeem(ticket) if ticket else None
     async with service.sessions() as db:
@@ -33,7 +32,7 @@ async def supervisor_socket(websocket: WebSocket, ticket: str | None = None) -> 
                               reason="invalid, used or expired ticket, or not a supervisor")
         return
     await websocket.accept()
-    watcher = Watcher(send=websocket.send_json)
+    watcher = Watcher(send=websocket.send_text)
     async with guarded(websocket, service, payload, watcher.closed):
         await service.queue_feed.serve(watcher)  # returns when the browser goes
 
@@ -53,7 +52,8 @@ async def wallboard_socket(websocket: WebSocket, token: str | None = None,
                                   reason="unknown or revoked display token")
             return
         await websocket.accept()
-        watcher = Watcher(send=websocket.send_json, kind="display", display_id=display.id)
+        watcher = Watcher(send=websocket.send_text, kind="display",
+                          display_id=display.id)
         receiving = asyncio.ensure_future(_until_disconnect(websocket, watcher.closed))
         try:
             await service.queue_feed.serve(watcher)
@@ -72,6 +72,6 @@ async def wallboard_socket(websocket: WebSocket, token: str | None = None,
                               reason="a display token or a supervisor's ticket is needed")
         return
     await websocket.accept()
-    watcher = Watcher(send=websocket.send_json, kind="display")
+    watcher = Watcher(send=websocket.send_text, kind="display")
     async with guarded(websocket, service, payload, watcher.closed):
         await service.queue_feed.serve(watcher)

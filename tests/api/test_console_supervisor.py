@@ -51,12 +51,13 @@ def members_and_a_caller(api) -> None:
 
 async def test_an_abandoned_call_is_called_back_from_the_console(site, browser, api):
     await seed_day(api)
+    api.service.today.poke()  # as the end of a call does
     page = await new_page(browser, site)
     await sign_in(page, "sue", goto="/supervisor")
     rows = page.get_by_test_id("abandoned-call")
     first = page.locator("[data-testid=abandoned-call][data-linkedid=ab-1]")
     second = page.locator("[data-testid=abandoned-call][data-linkedid=ab-2]")
-    await second.wait_for(timeout=5000)
+    await second.wait_for(timeout=10000)
     assert await rows.count() == 2
     # the first caller got through by themselves later: nothing left to do
     assert "Recovered" in await first.get_by_test_id("callback-status").inner_text()
@@ -154,12 +155,13 @@ async def test_tv_mode_with_a_display_token_and_its_stale_banner(site, browser, 
 
 async def test_no_serious_accessibility_violations_on_the_supervisor_pages(site, browser, api):
     await seed_day(api)
+    api.service.today.poke()
     members_and_a_caller(api)
     found = {}
     for lang in ("en", "ru"):
         page = await new_page(browser, site, lang, bypass_csp=True)
         await sign_in(page, "root", goto="/supervisor")
-        await page.get_by_test_id("abandoned-call").first.wait_for(timeout=5000)
+        await page.get_by_test_id("abandoned-call").first.wait_for(timeout=10000)
         await page.get_by_test_id("targets-form").locator("summary").click()
         found[f"supervisor {lang}"] = await serious_accessibility_violations(page)
         await page.goto("/wallboard")

@@ -252,14 +252,16 @@ async def test_the_supervisor_feed_carries_todays_figures_targets_and_who_is_who
     async with serving(create_app(service=sup.service)) as address, websockets.connect(
             f"ws://{address}/ws/supervisor?ticket={await ticket(sup, 'sue')}") as ws:
         picture = json.loads(await ws.recv())
-    assert picture["today"]["support"]["answered"] == 2
-    assert picture["targets"]["support"]["waiting_red"] == 9
-    assert picture["figures_at"] <= picture["at"]
-    [anna] = picture["queues"][0]["members"]
+    figures = picture["figures"]
+    assert figures["today"]["support"]["answered"] == 2
+    assert figures["targets"]["support"]["waiting_red"] == 9
+    assert figures["at"] <= picture["at"]
+    assert list(picture["members"]) == ["Local/2001@cc-test-agent/n"]
+    anna = picture["members"]["Local/2001@cc-test-agent/n"]
     assert (anna["username"], anna["today"]["calls"], anna["talking_to"]) == (
         "anna", 2, "+79161234567")
-    assert {a["linkedid"] for a in picture["abandoned"]} == {"ab-1", "ab-2"}
-    assert picture["pause_reasons"] == sup.service.settings.pause_reasons
+    assert {a["linkedid"] for a in figures["abandoned"]} == {"ab-1", "ab-2"}
+    assert figures["pause_reasons"] == sup.service.settings.pause_reasons
 
 
 async def test_a_display_token_reads_the_wallboard_feed_masked_and_nothing_else(sup):
@@ -289,10 +291,11 @@ async def test_a_display_token_reads_the_wallboard_feed_masked_and_nothing_else(
             [caller] = support["callers"]
             assert caller["number"] == mask_number("+79169876543")  # as agents see others'
             assert "89161112233" not in caller["name"]
-            [anna] = support["members"]
+            [anna] = picture["members"].values()
             assert anna["talking_to"] == mask_number("+79161234567") and anna["on_call"] == "yes"
-            assert "abandoned" not in picture and "pause_reasons" not in picture
-            assert picture["today"]["support"]["abandoned"] == 1
+            assert "abandoned" not in picture["figures"]
+            assert "pause_reasons" not in picture["figures"]
+            assert picture["figures"]["today"]["support"]["abandoned"] == 1
             # revoked: the open screen is cut off, and the token opens nothing again
             assert (await sup.client.delete(f"/admin/displays/{display_id}",
                                             headers=as_(sup, "root"))).status_code == 204

@@ -1,7 +1,7 @@
 // What the supervisor console and the TV wallboard share: the live picture from a pushed feed,
 // queue tiles coloured by each queue's thresholds, agent states. Every timer is the server's
 // figure at the picture's server time plus the time since, on the server's clock.
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { formatDuration, html, useClock, useLiveSocket } from "./console.js";
 
 // a picture at least every 5 s (server heartbeat): older than this, the feed has stopped
@@ -30,10 +30,15 @@ export function grade(value, amber, red, lowerIsWorse = false) {
   return value >= red ? "red" : value >= amber ? "amber" : "green";
 }
 
+/** How long the queue's first caller has waited, on the server's clock now. */
+export function longestWait(queue, serverNow) {
+  return queue.callers.length ? Math.max(0, serverNow - Math.min(...queue.callers.map((c) => c.joined_at))) : 0;
+}
+
 /** Each figure's grade and the queue's worst. */
-export function queueGrades(queue, today, targets, elapsed) {
+export function queueGrades(queue, today, targets, serverNow) {
   const waiting = queue.callers.length;
-  const longest = waiting ? queue.longest_wait + elapsed : 0;
+  const longest = longestWait(queue, serverNow);
   const t = targets || {};
   const g = {
     waiting: grade(waiting, t.waiting_amber, t.waiting_red),
@@ -52,36 +57,54 @@ export function Grade({ value, t }) {
 const pct = (v) => (v == null ? "—" : `${v}%`);
 const secs = (v) => (v == null ? "—" : formatDuration(v));
 
-/** The picture from `path`, its age, whether it is stale, and seconds since its server time. */
+/**
+ * The picture from `path`: each message carries the queues and callers, the agents that
+ * changed since the last one (all of them when `full`), and today's figures when read again;
+ * they are merged here. Returns it with its age, whether it is stale, and the server's clock
+ * now (seconds), from which every timer is computed.
+ */
 export function usePicture(path) {
   const now = useClock();
   const [picture, setPicture] = useState(null);
+  const held = useRef({ members: {}, figures: null });
   const open = useLiveSocket(path, (message) => {
     if (message.type !== "queues") return;
+    const h = held.current;
+    const members = message.full ? {} : { ...h.members };
+    Object.assign(members, message.members);
+    message.gone.forEach((gone) => { delete members[gone]; });
+    h.members = members;
+    if (message.figures) h.figures = message.figures;
+    const byName = Object.values(members).sort((a, b) => a.name.localeCompare(b.name));
+    const queues = message.queues.map((q) => ({ ...q, members: byName.filter((m) => m.queues.includes(q.queue)) }));
     const received = Date.now();
     // the server's clock now = our clock + offset (as of receipt)
-    setPicture({ ...message, offset: message.at * 1000 - received, received });
+    setPicture({ at: message.at, asterisk: message.asterisk, queues, members, figures: h.figures,
+      offset: message.at * 1000 - received, received });
   });
   const age = picture ? now - picture.received : 0;
   const stale = !open || Boolean(picture && age > STALE_AFTER_MS);
-  const serverNow = picture ? (now + picture.offset) / 1000 : now / 1000;
-  const elapsed = picture ? Math.max(0, serverNow - picture.at) : 0;
-  return { picture, age, stale, elapsed, serverNow, open };
+  // (the clock ticks each second: never before the picture's own time)
+  const serverNow = picture ? Math.max(picture.at, (now + picture.offset) / 1000) : now / 1000;
+  return { picture, age, stale, serverNow, open };
 }
+
+/** Seconds since a server timestamp (null stays null). */
+export const since = (stamp, serverNow) => (stamp == null ? null : Math.max(0, serverNow - stamp));
 
 export function Ages({ picture, age, serverNow, t }) {
   if (!picture) return null;
-  const figures = picture.figures_at ? Math.max(0, Math.round(serverNow - picture.figures_at)) : null;
+  const figures = picture.figures?.at ? Math.max(0, Math.round(serverNow - picture.figures.at)) : null;
   return html`<p class="age" data-testid="age">${t("updated_ago", { n: Math.round(age / 1000) })}${
     figures == null ? "" : html` · <span data-testid="figures-age">${t("figures_ago", { n: figures })}</span>`}</p>`;
 }
 
-export function Tile({ queue, today, targets, elapsed, t, big = false }) {
+export function Tile({ queue, today, targets, serverNow, t, big = false }) {
   const counts = Object.fromEntries(AGENT_STATES.map(([s]) => [s, 0]));
   queue.members.forEach((m) => { counts[memberState(m)] += 1; });
   const waiting = queue.callers.length;
-  const longest = waiting ? queue.longest_wait + elapsed : 0;
-  const g = queueGrades(queue, today, targets, elapsed);
+  const longest = longestWait(queue, serverNow);
+  const g = queueGrades(queue, today, targets, serverNow);
   const d = today || {};
   return html`<section class="tile grade-border-${g.worst} ${big ? "tv" : ""}" data-testid="tile" data-queue=${queue.queue} data-grade=${g.worst}>
     <header class="tile-head"><h2>${queue.queue}</h2><${Grade} value=${g.worst} t=${t} /></header>

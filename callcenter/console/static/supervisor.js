@@ -4,32 +4,24 @@
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, formatDuration, formatTime, Header, html, page, StaleBanner, useLanguage } from "./console.js";
-import { Ages, AGENT_STATES, memberState, queueGrades, stateIcon, Tile, usePicture } from "./queue-tiles.js";
+import { Ages, AGENT_STATES, memberState, queueGrades, since, stateIcon, Tile, usePicture } from "./queue-tiles.js";
 
 const isAdmin = page.role === "admin";
 const hasPhone = page.hasPhone === "1";
 
-/** One row per agent (a member of several queues appears once). */
-function agentsOf(queues) {
-  const byInterface = new Map();
-  for (const q of queues) {
-    for (const m of q.members) {
-      const seen = byInterface.get(m.interface);
-      if (seen) seen.queues.push(q.queue);
-      else byInterface.set(m.interface, { ...m, queues: [q.queue] });
-    }
-  }
-  return [...byInterface.values()];
+/** One row per agent (a member of several queues appears once), with time in state now. */
+function agentsOf(members, serverNow) {
+  return Object.values(members).map((m) => ({ ...m, state_seconds: since(m.state_since, serverNow) }));
 }
 
 /** A beep (Web Audio, no file) when a queue turns red, if its targets ask for it. */
-function useRedAlarm(picture, elapsed, enabled) {
+function useRedAlarm(picture, serverNow, enabled) {
   const red = useRef(new Set());
   useEffect(() => {
     if (!picture) return;
     const now = new Set(picture.queues.filter((q) => {
-      const targets = picture.targets?.[q.queue];
-      return targets?.sound_on_red && queueGrades(q, picture.today?.[q.queue], targets, elapsed).worst === "red";
+      const targets = picture.figures?.targets?.[q.queue];
+      return targets?.sound_on_red && queueGrades(q, picture.figures?.today?.[q.queue], targets, serverNow).worst === "red";
     }).map((q) => q.queue));
     const fresh = [...now].some((q) => !red.current.has(q));
     red.current = now;
@@ -48,7 +40,7 @@ function beep() {
   } catch { /* no audio device: the colour, icon and text still say it */ }
 }
 
-function AgentGrid({ agents, elapsed, reasons, t, lang, act }) {
+function AgentGrid({ agents, reasons, t, lang, act }) {
   const [sort, setSort] = useState({ key: "name", dir: 1 });
   const [filter, setFilter] = useState("");
   const [stateFilter, setStateFilter] = useState("");
@@ -75,13 +67,13 @@ function AgentGrid({ agents, elapsed, reasons, t, lang, act }) {
     <table class="grid" data-testid="agent-grid"><thead><tr>
       ${th("name", "agent")}${th("state", "state")}${th("time", "in_state")}<th>${t("queues_label")}</th><th>${t("current_call")}</th>
       ${th("calls", "calls_today")}${th("missed", "missed")}${th("aht", "aht")}<th>${t("actions")}</th></tr></thead><tbody>
-      ${shown.map((a) => html`<${AgentRow} key=${a.interface} a=${a} elapsed=${elapsed} reasons=${reasons} t=${t} lang=${lang} act=${act} />`)}
+      ${shown.map((a) => html`<${AgentRow} key=${a.interface} a=${a} reasons=${reasons} t=${t} lang=${lang} act=${act} />`)}
     </tbody></table>
     ${shown.length === 0 && html`<p class="message">${t("no_agents")}</p>`}
   </section>`;
 }
 
-function AgentRow({ a, elapsed, reasons, t, act }) {
+function AgentRow({ a, reasons, t, act }) {
   const state = memberState(a);
   const [reason, setReason] = useState(reasons[0] || "");
   const [queue, setQueue] = useState("");
@@ -90,7 +82,7 @@ function AgentRow({ a, elapsed, reasons, t, act }) {
   return html`<tr class="agent-row" data-testid="agent-row" data-agent=${a.name} data-state=${state}>
     <td><strong>${a.name}</strong></td>
     <td class="agent-${state}" data-testid="agent-state"><span aria-hidden="true">${stateIcon(state)}</span> ${t(`state_${state}`)}${a.paused_reason ? `: ${a.paused_reason}` : ""}</td>
-    <td data-testid="agent-time">${a.state_seconds == null ? "" : formatDuration(a.state_seconds + elapsed)}</td>
+    <td data-testid="agent-time">${a.state_seconds == null ? "" : formatDuration(a.state_seconds)}</td>
     <td>${a.queues.map((q) => html`<span class="chip">${q}${who && html` <button type="button" class="mini" aria-label=${t("remove_from", { queue: q })}
         onClick=${() => act(who, { action: "logout", queues: [q] }, t("removed_from", { agent: a.name, queue: q }))}>×</button>`}</span>`)}</td>
     <td data-testid="agent-call">${caller}</td>
@@ -112,16 +104,16 @@ function AgentRow({ a, elapsed, reasons, t, act }) {
   </tr>`;
 }
 
-function Waiting({ queues, elapsed, t }) {
+function Waiting({ queues, serverNow, t }) {
   const callers = queues.flatMap((q) => q.callers.map((c) => ({ ...c, queue: q.queue })))
-    .sort((a, b) => b.wait_seconds - a.wait_seconds);
+    .sort((a, b) => a.joined_at - b.joined_at);
   return html`<section class="panel" aria-labelledby="waiting-h">
     <h2 id="waiting-h">${t("waiting_callers")} <span class="count">${callers.length}</span></h2>
     ${callers.length === 0 ? html`<p class="message">${t("nobody_waiting")}</p>` : html`<table class="callers"><thead><tr>
       <th>${t("queue")}</th><th>${t("position")}</th><th>${t("caller")}</th><th>${t("wait")}</th></tr></thead><tbody>
       ${callers.map((c) => html`<tr data-testid="caller" data-queue=${c.queue}><td>${c.queue}</td><td>${c.position}</td>
         <td>${c.name && c.name !== c.number ? `${c.name} · ` : ""}${c.number}</td>
-        <td>${formatDuration(c.wait_seconds + elapsed)}</td></tr>`)}</tbody></table>`}
+        <td>${formatDuration(since(c.joined_at, serverNow))}</td></tr>`)}</tbody></table>`}
   </section>`;
 }
 
@@ -157,11 +149,11 @@ const TARGET_FIELDS = [
 ];
 
 function TargetsForm({ picture, t, notify }) {
-  const queues = Object.keys(picture.targets || {});
+  const queues = Object.keys(picture.figures?.targets || {});
   const [queue, setQueue] = useState("");
   const [values, setValues] = useState(null);
   const chosen = queue || queues[0] || "";
-  const current = values && values.queue === chosen ? values : { queue: chosen, ...(picture.targets?.[chosen] || {}) };
+  const current = values && values.queue === chosen ? values : { queue: chosen, ...(picture.figures?.targets?.[chosen] || {}) };
   if (!chosen) return null;
   async function save(e) {
     e.preventDefault();
@@ -185,11 +177,11 @@ function TargetsForm({ picture, t, notify }) {
 
 function Supervisor() {
   const [lang, t, choose] = useLanguage();
-  const { picture, age, stale, elapsed, serverNow } = usePicture("/ws/supervisor");
+  const { picture, age, stale, serverNow } = usePicture("/ws/supervisor");
   const [note, setNote] = useState(null);
   const [sound, setSound] = useState(false);
   document.title = t("title_supervisor");
-  useRedAlarm(picture, elapsed, sound);
+  useRedAlarm(picture, serverNow, sound);
   const notify = (text, error = false) => setNote({ text, error });
   async function act(username, body, done, kind = "state") {
     const path = kind === "spy" ? `/agents/${encodeURIComponent(username)}/spy` : `/agents/${encodeURIComponent(username)}`;
@@ -213,12 +205,12 @@ function Supervisor() {
     <main class="supervisor">
       <div class="tiles">
         ${picture && queues.length === 0 && html`<p class="message">${t("no_queues")}</p>`}
-        ${queues.map((q) => html`<${Tile} queue=${q} today=${picture.today?.[q.queue]} targets=${picture.targets?.[q.queue]} elapsed=${elapsed} t=${t} />`)}
+        ${queues.map((q) => html`<${Tile} queue=${q} today=${picture.figures?.today?.[q.queue]} targets=${picture.figures?.targets?.[q.queue]} serverNow=${serverNow} t=${t} />`)}
       </div>
-      ${picture && html`<${AgentGrid} agents=${agentsOf(queues)} elapsed=${elapsed} reasons=${picture.pause_reasons || []} t=${t} lang=${lang} act=${act} />
+      ${picture && html`<${AgentGrid} agents=${agentsOf(picture.members, serverNow)} reasons=${picture.figures?.pause_reasons || []} t=${t} lang=${lang} act=${act} />
         <div class="columns">
-          <${Waiting} queues=${queues} elapsed=${elapsed} t=${t} />
-          <${AbandonedList} calls=${picture.abandoned || []} t=${t} lang=${lang} notify=${notify} />
+          <${Waiting} queues=${queues} serverNow=${serverNow} t=${t} />
+          <${AbandonedList} calls=${picture.figures?.abandoned || []} t=${t} lang=${lang} notify=${notify} />
         </div>
         ${isAdmin && html`<${TargetsForm} picture=${picture} t=${t} notify=${notify} />`}`}
     </main>`;

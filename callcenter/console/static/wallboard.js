@@ -17,7 +17,7 @@ function feedPath() {
 
 function Wallboard() {
   const [lang, t] = useLanguage();
-  const { picture, age, stale, elapsed, serverNow } = usePicture(feedPath());
+  const { picture, age, stale, serverNow } = usePicture(feedPath());
   const [screen, setScreen] = useState(0);
   document.title = t("title_wallboard");
   const queues = picture ? picture.queues : [];
@@ -37,7 +37,7 @@ function Wallboard() {
       <${Ages} picture=${picture} age=${age} serverNow=${serverNow} t=${t} /></header>
     <main class="tiles tv-tiles">
       ${picture && queues.length === 0 && html`<p class="message">${t("no_queues")}</p>`}
-      ${shown.map((q) => html`<${Tile} big=${true} queue=${q} today=${picture.today?.[q.queue]} targets=${picture.targets?.[q.queue]} elapsed=${elapsed} t=${t} />`)}
+      ${shown.map((q) => html`<${Tile} big=${true} queue=${q} today=${picture.figures?.today?.[q.queue]} targets=${picture.figures?.targets?.[q.queue]} serverNow=${serverNow} t=${t} />`)}
     </main></div>`;
 }
 
