@@ -39,11 +39,11 @@ CASES = {"en": ("Olga Smirnova", "+79265550031", "2021"),
          "ru": ("Ольга Смирнова", "+79265550032", "2022")}
 
 
-async def screenshot(page, name: str) -> None:
+async def screenshot(page, name: str, *, full_page: bool = False) -> None:
     """The README's screenshots come from this test: CALLCENTER_SCREENSHOTS=docs/console."""
     folder = os.environ.get("CALLCENTER_SCREENSHOTS")
     if folder:
-        await page.screenshot(path=f"{folder}/{name}.png")
+        await page.screenshot(path=f"{folder}/{name}.png", full_page=full_page)
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ async def test_the_card_pops_before_the_answer_and_the_supervisor_console_follow
         await tile.get_by_test_id("waiting").get_by_text(text["nobody"]).wait_for()
         assert text["on_call"] in await row.get_by_test_id("agent-state").inner_text()
         assert number in await row.get_by_test_id("agent-call").inner_text()
-        await screenshot(board, f"supervisor-{lang}")
+        await screenshot(board, f"supervisor-{lang}", full_page=True)
         # the call ends: ready again, the card stays with what happened
         await desk.get_by_test_id("call-note").get_by_text(text["ended"]).wait_for(timeout=15000)
         assert await status.get_attribute("data-state") == "ready"
