@@ -42,6 +42,7 @@ Send = Callable[[str], Awaitable[None]]
 EVENTS = LIVE_EVENTS
 Kind = Literal["supervisor", "display"]
 _WALL = Viewer("agent")  # a wall display shows what any agent may see
+_SUPERVISOR = Viewer("supervisor")
 
 
 def _dumps(value: object) -> str:
@@ -120,23 +121,24 @@ class QueueFeed:
     # -- the pictures ----------------------------------------------------------------------
 
     def _member_view(self, member: Member, kind: Kind) -> dict[str, Any]:
+        """An agent as this kind of screen may see them: the caller they talk to through the
+        data policy (supervisors: in full; a wall: as an agent sees another's number)."""
         board = self.board
-        view: dict[str, Any] = {
+        viewer = _WALL if kind == "display" else _SUPERVISOR
+        return {
             "name": member.name, "interface": member.interface,
             "queues": sorted(member.queues), "paused": member.paused,
             "paused_reason": member.paused_reason, "ringing": member.ringing_for is not None,
-            "on_call": member.on_call, "talking_to": member.talking_to,
-            "talking_to_name": member.talking_to_name, "state_since": member.state_since,
+            "on_call": member.on_call if kind == "supervisor" else
+            ("yes" if member.on_call else None),
+            "talking_to": show(member.talking_to, PHONE, viewer),
+            "talking_to_name": show(member.talking_to_name, NAME, viewer),
+            "state_since": member.state_since,
             "idle_since": member.idle_since if not member.on_call else None,
             "calls_taken": member.calls_taken,
-            "username": board.usernames.get(member.interface) if board else None,
+            "username": board.usernames.get(member.interface)
+            if board and kind == "supervisor" else None,
             "today": board.agents.get(member.name) if board else None}
-        if kind == "display":
-            view["on_call"] = "yes" if member.on_call else None
-            view["talking_to"] = show(member.talking_to, PHONE, _WALL)
-            view["talking_to_name"] = show(member.talking_to_name, NAME, _WALL)
-            view["username"] = None
-        return view
 
     def _refresh(self, kind: Kind) -> _Picture:
         """The kind's picture now: agents whose view changed get a new version."""
@@ -154,14 +156,15 @@ class QueueFeed:
         picture.deltas.clear()
         picture.at = self._clock()
         queues = []
+        viewer = _WALL if kind == "display" else _SUPERVISOR
         for name in sorted(self._live.queues):
             callers = list(self._live.queues[name].callers.values())
             queues.append({
                 "queue": name,
                 "callers": [{
                     "position": n, "linkedid": c.linkedid,
-                    "number": show(c.number, PHONE, _WALL) if kind == "display" else c.number,
-                    "name": show(c.name, NAME, _WALL) if kind == "display" else c.name,
+                    "number": show(c.number, PHONE, viewer),
+                    "name": show(c.name, NAME, viewer),
                     "joined_at": c.joined_at} for n, c in enumerate(callers, start=1)]})
         picture.head = (f'"at":{_dumps(picture.at)},"asterisk":{_dumps(self._connected())},'
                         f'"queues":{_dumps(queues)}')
@@ -172,7 +175,9 @@ class QueueFeed:
                 "at": board.at, "targets": board.targets_for(names),
                 "today": {q: board.queues.get(q) for q in sorted(set(names) | set(board.queues))}}
             if kind == "supervisor":
-                figures["abandoned"] = board.abandoned
+                figures["abandoned"] = [
+                    {**a, "number": show(a["number"], PHONE, viewer),
+                     "name": show(a["name"], NAME, viewer)} for a in board.abandoned]
                 figures["pause_reasons"] = board.pause_reasons
             picture.figures, picture.figures_key = _dumps(figures), (board.at, tuple(names))
             picture.figures_version += 1
