@@ -133,6 +133,8 @@ async def test_the_card_pops_before_the_answer_and_the_supervisor_console_follow
         unsubscribe = service.ami.subscribe(arrival,
                                             frozenset({"QueueCallerJoin", "AgentConnect"}))
         await board.evaluate(WATCH_DOM, ["support", agent_name, text["waiting"]])
+        await board.get_by_test_id("figures-age").wait_for(timeout=10000)  # the day's figures
+        answered = int(await tile.get_by_test_id("answered").inner_text())
         linkedid = await place_inbound_call(service, caller=number, talk=2)
         # the card, with the contact's name, while the phone is still ringing
         await desk.get_by_test_id("caller-name").get_by_text(name).wait_for(timeout=10000)
@@ -168,6 +170,9 @@ async def test_the_card_pops_before_the_answer_and_the_supervisor_console_follow
         # the call ends: ready again, the card stays with what happened
         await desk.get_by_test_id("call-note").get_by_text(text["ended"]).wait_for(timeout=15000)
         assert await status.get_attribute("data-state") == "ready"
+        # and today's figures on the console count it, from the call records
+        await tile.get_by_test_id("answered").get_by_text(str(answered + 1),
+                                                          exact=True).wait_for(timeout=20000)
         # a pause needs a reason from the configured list; both screens show it, then resume
         await desk.get_by_test_id("pause-reason").select_option("lunch")
         await desk.locator("form.pause button[type=submit]").click()
