@@ -14,13 +14,13 @@ from callcenter.projects.models import (
     ProjectAttempt,
     ProjectEntry,
 )
-from callcenter.queues.models import QueueEntry
+from callcenter.queues.models import DisplayToken, QueueEntry, QueueSettings
 from callcenter.recordings.models import Recording
 from callcenter.scripts.models import QueueScript, Script, ScriptAnswer, ScriptRun, ScriptVersion
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
-           "CallWrapup", "Callback", "CardField", "Contact", "ContactNumber", "Disposition",
-           "DncNumber", "Project", "ProjectAgent", "ProjectAttempt", "ProjectEntry",
-           "QueueEntry", "QueueScript", "Recording", "Script", "ScriptAnswer", "ScriptRun",
-           "ScriptVersion", "User", "WrapupPolicy"]
+           "CallWrapup", "Callback", "CardField", "Contact", "ContactNumber", "DisplayToken",
+           "Disposition", "DncNumber", "Project", "ProjectAgent", "ProjectAttempt", "ProjectEntry",
+           "QueueEntry", "QueueScript", "QueueSettings", "Recording", "Script", "ScriptAnswer",
+           "ScriptRun", "ScriptVersion", "User", "WrapupPolicy"]

@@ -28,6 +28,8 @@ from callcenter.ledger.derive import LedgerDeriver
 from callcenter.metrics import Metrics
 from callcenter.projects.dialler import EVENTS as DIALLER_EVENTS
 from callcenter.projects.dialler import Dialler
+from callcenter.queues.board import EVENTS as BOARD_EVENTS
+from callcenter.queues.board import TodayBoard
 from callcenter.queues.feed import EVENTS as FEED_EVENTS
 from callcenter.queues.feed import QueueFeed
 from callcenter.queues.live import LiveState
@@ -100,6 +102,11 @@ class Service:
                                agent_ring_seconds=settings.dialler_agent_ring_seconds,
                                tick_seconds=settings.dialler_tick_seconds)
         self.ami.subscribe(self.dialler.on_event, DIALLER_EVENTS)
+        self.today = TodayBoard(self.sessions, settings.time_zone, self.queue_feed.publish,
+                                watched=lambda: self.queue_feed.clients > 0)
+        self.today.pause_reasons = settings.pause_reasons
+        self.queue_feed.board = self.today
+        self.ami.subscribe(self.today.on_event, BOARD_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
         self.routes = Routes(settings, self.telephony_sessions, ivr)
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table(),
@@ -177,6 +184,7 @@ class Service:
             self.supervise("ledger", self.ledger.run)
         self.supervise("recordings-sweep", self._sweep_recordings)
         self.supervise("dialler", self.dialler.run)
+        self.supervise("today-figures", self.today.run)
         await self._open_telephony_pool()
         settle()  # download buffers go back to the system; start-up objects out of full GCs
         log.info("callcenter started")

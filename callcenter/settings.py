@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     dialler_tick_seconds: float = 1.0
     # how long the reserved agent's phone rings once the customer has answered
     dialler_agent_ring_seconds: int = 15
+    # Listen / whisper / barge: the dialplan context (extensions listen, whisper, barge) that
+    # runs ChanSpy on ${CC_SPY_TARGET} once the supervisor's phone answers.
+    spy_context: str = "callcenter-spy"
     # Dialplan contexts where calls from outside enter: a call touching one is inbound.
     inbound_contexts: list[str] = Field(default_factory=lambda: ["callcenter-inbound"])
 

@@ -8,17 +8,18 @@ import time
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from callcenter.agents.models import AgentStateChange
 from callcenter.agents.today import agent_today, start_of_day
 from callcenter.ami.client import AMIError
-from callcenter.api.auth import Agent, Principal, Supervisor
+from callcenter.api.auth import Agent, Principal, Supervisor, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.api.errors import errors, invalid
 from callcenter.api.fields import ami, queue_name, text
+from callcenter.audit.log import audit
 from callcenter.limits import USERNAME
 from callcenter.service import Service
 from callcenter.users.models import User
@@ -184,8 +185,18 @@ async def change_my_state(change: StateChange, principal: Agent,
 @router.post("/{username}", response_model=StateResult,
              responses={**STATE_ERRORS, **errors(404)})
 async def change_agent_state(username: Username, change: StateChange, principal: Supervisor,
-                             service: ServiceDep, db: DbDep) -> StateResult:
+                             service: ServiceDep, db: DbDep, request: Request) -> StateResult:
+    """A supervisor's action on an agent (pause with a reason, resume, log out, add to or
+    remove from queues): audited."""
     user = await db.scalar(select(User).where(User.username == username))
     if user is None:
         raise HTTPException(404, "no such user")
-    return await _change(service, Principal.of(user), change)
+    result = await _change(service, Principal.of(user), change)
+    audit(db, username=principal.username, action=f"agent.{change.action}",
+          object_type="user", object_id=username, client=client_ip(request),
+          details=" ".join(filter(None, [f"queues={','.join(result.queues)}"
+                                         if result.queues else None,
+                                         f"reason={change.reason}" if change.reason else None
+                                         ])) or None)
+    await db.commit()
+    return result

@@ -27,6 +27,7 @@ from callcenter.api import (
     recordings,
     screenpop,
     scripts,
+    supervisor,
     wallboard,
 )
 from callcenter.console import pages
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.add_middleware(metrics.HttpLatency, histogram=service.metrics.http_seconds)
     routers = [module.router for module in (health, metrics, auth, calls, screenpop, contacts,
                                             recordings, agents, queues, callbacks, admin,
-                                            wallboard, projects, scripts, dispositions)]
+                                            supervisor, wallboard, projects, scripts, dispositions)]
     errors.install(app, routers)
     for router in routers:
         app.include_router(router)

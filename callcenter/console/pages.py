@@ -103,7 +103,7 @@ async def home(request: Request, service: ServiceDep) -> Response:
     principal = await signed_in(request, service)
     if principal is None:
         return _to_signin(request)
-    target = "/wallboard" if LEVEL[principal.role] >= LEVEL["supervisor"] else "/desktop"
+    target = "/supervisor" if LEVEL[principal.role] >= LEVEL["supervisor"] else "/desktop"
     return RedirectResponse(target, status_code=303)
 
 
@@ -134,12 +134,27 @@ async def pop(request: Request, service: ServiceDep, number: str = "") -> Respon
                  principal=principal, pop_number=number[:40])
 
 
-@router.get("/wallboard")
-async def wallboard(request: Request, service: ServiceDep) -> Response:
+@router.get("/supervisor")
+async def supervisor(request: Request, service: ServiceDep) -> Response:
+    """The live supervisor console: supervisors and admins only."""
     principal = await signed_in(request, service)
     if principal is None:
         return _to_signin(request)
     if LEVEL[principal.role] < LEVEL["supervisor"]:
+        return shell(request, "forbidden", time_zone=service.settings.time_zone,
+                     principal=principal, status_code=403)
+    return shell(request, "supervisor", time_zone=service.settings.time_zone,
+                 principal=principal)
+
+
+@router.get("/wallboard")
+async def wallboard(request: Request, service: ServiceDep) -> Response:
+    """TV mode, read-only. A wall display opens `/wallboard#token=<display token>` (the token
+    stays in the fragment: never sent in a page request, never in a server log); the page
+    holds no data itself, the feed needs the token. Without one, a signed-in supervisor
+    sees it; anyone else is sent to sign in, and an agent gets a 403 page."""
+    principal = await signed_in(request, service)
+    if principal is not None and LEVEL[principal.role] < LEVEL["supervisor"]:
         return shell(request, "forbidden", time_zone=service.settings.time_zone,
                      principal=principal, status_code=403)
     return shell(request, "wallboard", time_zone=service.settings.time_zone,

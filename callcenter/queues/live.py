@@ -32,6 +32,8 @@ class Member:
     ringing_for: str | None = None  # linkedid
     on_call: str | None = None  # linkedid
     talking_to: str | None = None  # the caller's number
+    talking_to_name: str | None = None
+    channel: str | None = None  # the agent's channel on the current call (listen/whisper)
     idle_since: float | None = None
     calls_taken: int = 0
     state_since: float | None = None  # when it last changed state (None: not known)
@@ -146,10 +148,12 @@ class LiveState:
         member.ringing_for = None
         member.on_call = event.get("Linkedid")
         member.talking_to = event.get("CallerIDNum")
+        member.talking_to_name = event.get("CallerIDName") or None
+        member.channel = event.get("DestChannel") or None
 
     def _agent_complete(self, event: Event, ts: float) -> None:
         member = self._member(event)
-        member.on_call = member.talking_to = None
+        member.on_call = member.talking_to = member.talking_to_name = member.channel = None
         member.idle_since = member.state_since = ts
 
     _HANDLERS: ClassVar[dict[str, Callable[[LiveState, Event, float], None]]] = {
@@ -182,6 +186,7 @@ class LiveState:
                     "name": m.name, "interface": m.interface, "paused": m.paused,
                     "paused_reason": m.paused_reason, "ringing": m.ringing_for is not None,
                     "on_call": m.on_call, "talking_to": m.talking_to,
+                    "talking_to_name": m.talking_to_name,
                     "idle_seconds": round(now - m.idle_since, 1)
                     if m.idle_since and not m.on_call else None,
                     "calls_taken": m.calls_taken,

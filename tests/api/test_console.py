@@ -71,13 +71,14 @@ async def test_a_wrong_password_is_refused_and_says_so(site, browser):
     assert "cc_session" not in {c["name"] for c in await page.context.cookies()}
 
 
-async def test_an_agent_cannot_open_the_wallboard_nor_its_feed(site, browser):
+async def test_an_agent_cannot_open_the_supervisor_console_nor_its_feed(site, browser):
     page = await new_page(browser, site)
     await sign_in(page, "anna")
-    response = await page.goto("/wallboard")
-    assert response.status == 403
-    await page.get_by_text("This page is for supervisors.").wait_for()
-    assert await page.get_by_test_id("tile").count() == 0
+    for path in ("/supervisor", "/wallboard"):
+        response = await page.goto(path)
+        assert response.status == 403
+        await page.get_by_text("This page is for supervisors.").wait_for()
+        assert await page.get_by_test_id("tile").count() == 0
     # nor can a script of the page open the supervisors' socket with its ticket
     closed = await page.evaluate("""async () => {
         const csrf = document.cookie.match(/cc_csrf=([^;]+)/)[1];
@@ -92,10 +93,11 @@ async def test_an_agent_cannot_open_the_wallboard_nor_its_feed(site, browser):
     assert closed == 1006  # the handshake refused (closed before accept): no picture sent
 
 
-async def test_the_wallboard_shows_a_caller_the_moment_they_join_in_russian(site, browser, api):
+async def test_the_supervisor_console_shows_a_caller_the_moment_they_join_in_russian(
+        site, browser, api):
     page = await new_page(browser, site, lang="ru")
-    await sign_in(page, "sue", goto="/wallboard")
-    assert page.url == f"{site}/wallboard"
+    await sign_in(page, "sue", goto="/")
+    assert page.url == f"{site}/supervisor"
     # no Asterisk here: the page says the live picture is not current
     await page.get_by_text("АТС не подключена").wait_for()
     now = time.time()
@@ -108,13 +110,14 @@ async def test_the_wallboard_shows_a_caller_the_moment_they_join_in_russian(site
         api.service.ami.on_event(event)
     tile = page.locator("[data-testid=tile][data-queue=support]")
     await tile.get_by_test_id("waiting").get_by_text("1 абонент ждёт").wait_for(timeout=3000)
-    await tile.get_by_test_id("caller").get_by_text("Иван · +79161234567").wait_for()
+    await page.get_by_test_id("caller").get_by_text("Иван · +79161234567").wait_for()
     wait = await tile.get_by_test_id("longest-wait").inner_text()
     assert "01:05" <= wait <= "01:08"  # from the server's timestamps, not since page load
     await tile.get_by_text("1 оператор").wait_for()
-    row = await tile.get_by_test_id("member").inner_text()
-    assert "Anna" in row and "Готов" in row
-    assert "00:30" <= row.split()[-1] <= "00:33"  # in state since the server's event time
+    row = page.locator("[data-testid=agent-row][data-agent=Anna]")
+    assert "Готов" in await row.get_by_test_id("agent-state").inner_text()
+    # in state since the server's event time
+    assert "00:30" <= await row.get_by_test_id("agent-time").inner_text() <= "00:33"
     api.service.ami.on_event({"Event": "QueueCallerJoin", "Queue": "support",
                               "Uniqueid": "c2.1", "Linkedid": "c2.1",
                               "CallerIDNum": "+79160000002", "Timestamp": f"{now}"})
@@ -170,7 +173,10 @@ async def test_no_serious_accessibility_violations_on_any_page(site, browser, ap
         await page.get_by_test_id("status").wait_for()
         found[f"desktop {lang}"] = await serious_accessibility_violations(page)
         page = await new_page(browser, site, lang, bypass_csp=True)
-        await sign_in(page, "sue", goto="/wallboard")
+        await sign_in(page, "sue", goto="/supervisor")
+        await page.get_by_test_id("tile").first.wait_for()
+        found[f"supervisor {lang}"] = await serious_accessibility_violations(page)
+        await page.goto("/wallboard")
         await page.get_by_test_id("tile").first.wait_for()
         found[f"wallboard {lang}"] = await serious_accessibility_violations(page)
     assert found == {name: [] for name in found}

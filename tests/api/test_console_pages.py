@@ -13,21 +13,27 @@ async def signed_in(api, username: str) -> None:
 
 
 async def test_pages_send_strangers_to_sign_in_and_come_back(api):
-    for path in ("/", "/desktop", "/wallboard"):
+    for path in ("/", "/desktop", "/supervisor"):
         response = await api.client.get(path)
         assert response.status_code == 303
         assert response.headers["location"] == f"/signin?next={path}"
+    # the TV wallboard's page holds no data: a display opens it with its token in the
+    # fragment (never sent to the server); the feed is what needs the token
+    page = await api.client.get("/wallboard")
+    assert page.status_code == 200 and 'data-page="wallboard"' in page.text
 
 
 async def test_each_role_is_sent_to_its_own_screen(api):
     await signed_in(api, "anna")
     assert (await api.client.get("/")).headers["location"] == "/desktop"
+    assert (await api.client.get("/supervisor")).status_code == 403
     assert (await api.client.get("/wallboard")).status_code == 403
     api.client.cookies.clear()
     await signed_in(api, "sue")
-    assert (await api.client.get("/")).headers["location"] == "/wallboard"
-    page = await api.client.get("/wallboard")
+    assert (await api.client.get("/")).headers["location"] == "/supervisor"
+    page = await api.client.get("/supervisor")
     assert page.status_code == 200 and 'data-role="supervisor"' in page.text
+    assert 'src="/static/supervisor.js"' in page.text
 
 
 async def test_a_page_loads_only_our_own_scripts_in_the_users_language(api):

@@ -59,6 +59,16 @@ ENDPOINTS = [
     ("GET", "/agents/me/today", "agent", {}),
     ("PUT", "/contacts/{contact_id}/notes", "agent", {"json": {"notes": "n"}}),
     ("POST", "/contacts/{contact_id}/call", "agent", {"json": {"ending": "4567"}}),
+    # supervisor console (sup)
+    ("GET", "/supervisor/targets", "supervisor", {}),
+    ("PUT", "/supervisor/targets/{queue}", "admin", {"json": {"waiting_red": 9}}),
+    ("DELETE", "/supervisor/targets/{queue}", "admin", {}),
+    ("GET", "/supervisor/today", "supervisor", {}),
+    ("POST", "/supervisor/abandoned/{unknown_linkedid}/callback", "supervisor", {"missing": True}),
+    ("POST", "/agents/{username}/spy", "supervisor", {"json": {"mode": "listen"}}),
+    ("POST", "/admin/displays", "admin", {"json": {"name": "Hall"}}),
+    ("GET", "/admin/displays", "admin", {}),
+    ("DELETE", "/admin/displays/{display_id}", "admin", {"missing": True}),
 ]
 # Open by design: liveness and metrics (for the scraper; no personal data), logging in (and
 # the console's sign-in and sign-out), and recordings behind a signed short-lived URL.
@@ -78,7 +88,8 @@ def fill(path: str, customer: dict, missing: bool) -> str:
         contact_id=999999 if missing else customer["contact_id"],
         recording_id=customer["anna_recording"], username="anna",
         callback_id=999999, user_id=999999, disposition_id=999999, scope="queue",
-        key="support", linkedid="call-anna")
+        key="support", linkedid="call-anna", queue="support", unknown_linkedid="no-such-call",
+        display_id=999999)
 
 
 @pytest.mark.parametrize(("method", "path", "least", "kwargs"), ENDPOINTS,

@@ -72,7 +72,8 @@ def test_queue_status_seeds_the_picture_after_a_reconnect():
     assert queue["longest_wait"] == 42
     assert queue["members"][0] | {} == {
         "name": "Anna", "interface": "PJSIP/1001", "paused": True, "paused_reason": "training",
-        "ringing": False, "on_call": None, "talking_to": None, "idle_seconds": 100.0,
+        "ringing": False, "on_call": None, "talking_to": None, "talking_to_name": None,
+        "idle_seconds": 100.0,
         "calls_taken": 7, "state_seconds": 50.0}  # paused since LastPause
 
 

@@ -1,9 +1,11 @@
 """The supervisors' live feed: one picture per burst of events, the newest for a slow screen,
-a heartbeat when nothing changes."""
+a heartbeat when nothing changes, and each screen sent only the agents that changed since
+what it was sent."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 from callcenter.queues.feed import QueueFeed, Watcher
 from callcenter.queues.live import LiveState
@@ -17,8 +19,8 @@ def join(uniqueid: str, at: float) -> dict[str, str]:
 async def watching(feed: QueueFeed, received: list[dict], until: int) -> None:
     done = asyncio.Event()
 
-    async def send(picture: dict) -> None:
-        received.append(picture)
+    async def send(text: str) -> None:
+        received.append(json.loads(text))
         if len(received) >= until:
             done.set()
 
@@ -48,7 +50,7 @@ async def test_a_burst_of_events_is_one_picture_with_all_of_them():
     first, second = received
     assert first["queues"] == []  # the picture at connection
     [support] = second["queues"]
-    assert [c["wait_seconds"] for c in support["callers"]] == [10.0, 5.0]
+    assert [c["joined_at"] for c in support["callers"]] == [990.0, 995.0]
     assert (second["at"], second["asterisk"], second["type"]) == (1000.0, True, "queues")
 
 
@@ -65,8 +67,8 @@ async def test_a_slow_screen_gets_only_the_newest_picture():
     gate, sending = asyncio.Event(), asyncio.Event()
     received: list[dict] = []
 
-    async def slow_send(picture: dict) -> None:
-        received.append(picture)
+    async def slow_send(text: str) -> None:
+        received.append(json.loads(text))
         sending.set()
         await gate.wait()  # the browser is slow to take the first picture
 
@@ -85,3 +87,47 @@ async def test_a_slow_screen_gets_only_the_newest_picture():
     assert len(received) == 2
     [support] = received[1]["queues"]
     assert len(support["callers"]) == 5
+
+
+def member(interface: str, name: str, **fields: str) -> dict[str, str]:
+    return {"Event": "QueueMemberAdded", "Queue": "support", "Interface": interface,
+            "MemberName": name, "Paused": "0", "Timestamp": "900", **fields}
+
+
+async def test_a_screen_gets_every_agent_first_then_only_those_that_changed():
+    live = LiveState(clock=lambda: 1000.0)
+    feed = QueueFeed(live, connected=lambda: True, heartbeat_seconds=60, clock=lambda: 1000.0)
+    for n in range(3):
+        live.handle(member(f"PJSIP/{n}", f"A{n}"))
+    received: list[dict] = []
+
+    async def changes() -> None:
+        while not received:
+            await asyncio.sleep(0)
+        event = {"Event": "QueueMemberPause", "Queue": "support", "Interface": "PJSIP/1",
+                 "MemberName": "A1", "Paused": "1", "PausedReason": "lunch", "Timestamp": "950"}
+        live.handle(event)
+        feed.on_event(event)
+        while len(received) < 2:
+            await asyncio.sleep(0)
+        event = {"Event": "QueueMemberRemoved", "Queue": "support", "Interface": "PJSIP/2"}
+        live.handle(event)
+        feed.on_event(event)
+
+    await asyncio.gather(watching(feed, received, until=3), changes())
+    first, paused, removed = received
+    assert first["full"] and sorted(first["members"]) == ["PJSIP/0", "PJSIP/1", "PJSIP/2"]
+    assert first["members"]["PJSIP/0"]["queues"] == ["support"]
+    assert not paused["full"] and list(paused["members"]) == ["PJSIP/1"]
+    assert (paused["members"]["PJSIP/1"]["paused_reason"],
+            paused["members"]["PJSIP/1"]["state_since"]) == ("lunch", 950.0)
+    assert removed["members"] == {} and removed["gone"] == ["PJSIP/2"]
+
+
+async def test_a_wall_display_sees_callers_numbers_masked():
+    live = LiveState(clock=lambda: 1000.0)
+    feed = QueueFeed(live, connected=lambda: True)
+    live.handle(join("c1", 990.0))
+    wall = feed.picture("display")["queues"][0]["callers"][0]
+    assert wall["number"].endswith("0001") and "+7916" not in wall["number"]
+    assert feed.picture()["queues"][0]["callers"][0]["number"] == "+79160000001"

@@ -100,6 +100,10 @@ export function useLiveSocket(path, onMessage) {
     let stopped = false;
     async function connect() {
       let ticket;
+      if (path.includes("?token=")) {  // a wall display's own token: no session, no ticket
+        open_(path);
+        return;
+      }
       try {
         const response = await api("/auth/ws-ticket", { method: "POST" });
         if (!response.ok) throw new Error(String(response.status));
@@ -108,8 +112,11 @@ export function useLiveSocket(path, onMessage) {
         schedule();
         return;
       }
+      open_(`${path}?ticket=${encodeURIComponent(ticket)}`);
+    }
+    function open_(target) {
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      socket = new WebSocket(`${scheme}://${location.host}${path}?ticket=${encodeURIComponent(ticket)}`);
+      socket = new WebSocket(`${scheme}://${location.host}${target}`);
       socket.onopen = () => { delay = 1000; setOpen(true); };
       socket.onmessage = (event) => handler.current(JSON.parse(event.data));
       socket.onclose = () => { setOpen(false); schedule(); };

@@ -1,78 +1,48 @@
-// The supervisors' wallboard: the live queue picture pushed on /ws/supervisor. Every timer is
-// the server's figure at the picture's server time plus the time since, on the server's clock.
+// TV mode: the queue tiles in big type, read-only, rotating through the queues when they do
+// not all fit. A wall display opens /wallboard#token=<display token> (an admin creates it);
+// a signed-in supervisor needs no token.
 import { render } from "preact";
-import { useState } from "preact/hooks";
-import {
-  formatDuration, Header, html, StaleBanner, useClock, useLanguage, useLiveSocket,
-} from "./console.js";
+import { useEffect, useState } from "preact/hooks";
+import { html, StaleBanner, useLanguage } from "./console.js";
+import { Ages, Tile, usePicture } from "./queue-tiles.js";
 
-// a picture at least every 5 s (server heartbeat): older than this, the feed has stopped
-const STALE_AFTER_MS = 12000;
+const token = new URLSearchParams(location.hash.slice(1)).get("token");
+// as many tiles as fit side by side in big type; the rest on the next screens
+const perScreen = () => Math.max(1, Math.floor(window.innerWidth / 640));
+const ROTATE_MS = 10000;
 
-function memberState(m) {
-  if (m.on_call) return "on_call";
-  if (m.ringing) return "ringing";
-  if (m.paused) return "paused";
-  return "ready";
-}
-
-const AGENT_STATES = [
-  ["ready", "✔", "agents_ready"], ["ringing", "☏", "agents_ringing"],
-  ["on_call", "☎", "agents_on_call"], ["paused", "‖", "agents_paused"],
-];
-
-function Tile({ queue, elapsed, t }) {
-  const counts = Object.fromEntries(AGENT_STATES.map(([s]) => [s, 0]));
-  queue.members.forEach((m) => { counts[memberState(m)] += 1; });
-  const waiting = queue.callers.length;
-  const longest = waiting ? queue.longest_wait + elapsed : 0;
-  return html`<section class="tile ${waiting ? "has-waiting" : ""}" data-testid="tile" data-queue=${queue.queue}>
-    <h2>${queue.queue}</h2>
-    <p class="big" data-testid="waiting">${t("waiting", { n: waiting })}</p>
-    <p>${t("longest_wait")}: <strong data-testid="longest-wait">${formatDuration(longest)}</strong></p>
-    <p class="agents">${t("agents", { n: queue.members.length })}:</p>
-    <ul class="agent-states">
-      ${AGENT_STATES.map(([state, icon, label]) => html`<li class="agent-${state}">
-        <span aria-hidden="true">${icon}</span> ${counts[state]} ${t(label)}</li>`)}
-    </ul>
-    ${queue.members.length > 0 && html`<table class="members"><tbody>
-      ${queue.members.map((m) => {
-        const [state, icon] = AGENT_STATES.find(([s]) => s === memberState(m));
-        return html`<tr class="agent-${state}" data-testid="member">
-          <td>${m.name}</td><td><span aria-hidden="true">${icon}</span> ${t(`state_${state}`)}${m.paused_reason ? `: ${m.paused_reason}` : ""}</td>
-          <td>${m.state_seconds == null ? "" : formatDuration(m.state_seconds + elapsed)}</td></tr>`;
-      })}
-    </tbody></table>`}
-    ${waiting > 0 && html`<table class="callers"><thead><tr>
-        <th>${t("position")}</th><th>${t("caller")}</th><th>${t("wait")}</th></tr></thead><tbody>
-      ${queue.callers.map((c) => html`<tr data-testid="caller">
-        <td>${c.position}</td><td>${c.name && c.name !== c.number ? `${c.name} · ` : ""}${c.number}</td>
-        <td>${formatDuration(c.wait_seconds + elapsed)}</td></tr>`)}
-    </tbody></table>`}
-  </section>`;
+function feedPath() {
+  return token ? `/ws/wallboard?token=${encodeURIComponent(token)}` : "/ws/wallboard";
 }
 
 function Wallboard() {
-  const [lang, t, choose] = useLanguage();
-  const now = useClock();
-  const [picture, setPicture] = useState(null);
+  const [lang, t] = useLanguage();
+  const { picture, age, stale, serverNow } = usePicture(feedPath());
+  const [screen, setScreen] = useState(0);
   document.title = t("title_wallboard");
-  const open = useLiveSocket("/ws/supervisor", (message) => {
-    if (message.type !== "queues") return;
-    // the server's clock now = our clock + offset (as of receipt)
-    setPicture({ ...message, offset: message.at * 1000 - Date.now(), received: Date.now() });
-  });
-  const age = picture ? now - picture.received : 0;
-  const stale = !open || (picture && age > STALE_AFTER_MS);
-  const elapsed = picture ? Math.max(0, (now + picture.offset) / 1000 - picture.at) : 0;
-  return html`<${Header} title=${t("title_wallboard")} lang=${lang} choose=${choose} t=${t} />
+  const queues = picture ? picture.queues : [];
+  const per = perScreen();
+  const screens = Math.max(1, Math.ceil(queues.length / per));
+  useEffect(() => {
+    const timer = setInterval(() => setScreen((s) => s + 1), ROTATE_MS);
+    return () => clearInterval(timer);
+  }, []);
+  const first = (screen % screens) * per;
+  const shown = queues.slice(first, first + per);
+  return html`<div class="tv" lang=${lang}>
     <${StaleBanner} show=${stale} t=${t} />
     <${StaleBanner} show=${picture && !picture.asterisk} t=${t} message="asterisk_down" />
-    ${picture && html`<p class="age" data-testid="age">${t("updated_ago", { n: Math.round(age / 1000) })}</p>`}
-    <main class="tiles">
-      ${picture && picture.queues.length === 0 && html`<p class="message">${t("no_queues")}</p>`}
-      ${picture && picture.queues.map((q) => html`<${Tile} queue=${q} elapsed=${elapsed} t=${t} />`)}
-    </main>`;
+    <header class="tv-head"><h1>${t("title_wallboard")}</h1>
+      ${screens > 1 && html`<span class="note" data-testid="screen">${t("screen_of", { n: (screen % screens) + 1, of: screens })}</span>`}
+      <${Ages} picture=${picture} age=${age} serverNow=${serverNow} t=${t} /></header>
+    <main class="tiles tv-tiles">
+      ${picture && queues.length === 0 && html`<p class="message">${t("no_queues")}</p>`}
+      ${shown.map((q) => html`<${Tile} big=${true} queue=${q} today=${picture.figures?.today?.[q.queue]} targets=${picture.figures?.targets?.[q.queue]} serverNow=${serverNow} t=${t} />`)}
+    </main></div>`;
 }
 
-render(html`<${Wallboard} />`, document.getElementById("app"));
+if (!token && !document.body.dataset.username) {
+  location.assign(`/signin?next=${encodeURIComponent("/wallboard")}`);
+} else {
+  render(html`<${Wallboard} />`, document.getElementById("app"));
+}
