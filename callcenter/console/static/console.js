@@ -64,9 +64,37 @@ export async function signOut() {
   location.assign("/signin");
 }
 
+// The top navigation shared by every page: [path, message key, lowest role that may open it].
+// A page of another area adds its one line here; the server still decides who may open it.
+export const NAV = [
+  ["/desktop", "nav_desktop", "agent"],
+  ["/wallboard", "nav_wallboard", "supervisor"],
+  ["/calls", "nav_calls", "supervisor"],
+  ["/reports", "nav_reports", "supervisor"],
+  ["/audit", "nav_audit", "supervisor"],
+  ["/admin/users", "nav_admin", "admin"],
+];
+const LEVEL = { agent: 1, supervisor: 2, admin: 3 };
+
+/** The links this role may follow (none when there would be only one: nowhere to go). */
+export function Nav({ t }) {
+  const level = LEVEL[page.role] || 0;
+  const links = NAV.filter(([, , role]) => level >= LEVEL[role]);
+  if (links.length < 2) return null;
+  const here = location.pathname;
+  return html`<nav class="top-nav" aria-label=${t("nav_label")}><ul>
+    ${links.map(([path, key]) => {
+      const current = here === path || (path.startsWith("/admin/") && here.startsWith("/admin/"));
+      return html`<li><a href=${path} aria-current=${current ? "page" : undefined}
+        data-testid=${`nav-${path.split("/")[1]}`}>${t(key)}</a></li>`;
+    })}
+  </ul></nav>`;
+}
+
 export function Header({ title, lang, choose, t }) {
   return html`<header class="top">
     <h1>${title}</h1>
+    <${Nav} t=${t} />
     <span class="who">${page.agent || page.username}</span>
     <${LanguageSwitch} lang=${lang} choose=${choose} t=${t} />
     <button type="button" onClick=${signOut}>${t("sign_out")}</button>

@@ -67,6 +67,15 @@ const MESSAGES = {
     no_queues: "No queues yet.",
     forbidden: "This page is for supervisors.",
     to_my_page: "Go to my page",
+    // reports: top navigation, calls, reports, audit and admin pages (branch reports)
+    nav_label: "Pages",
+    nav_desktop: "Desktop",
+    nav_wallboard: "Wallboard",
+    nav_calls: "Calls",
+    nav_reports: "Reports",
+    nav_audit: "Audit log",
+    nav_admin: "Administration",
+    // end reports
   },
   ru: {
     title_desktop: "Рабочее место оператора",
@@ -138,6 +147,15 @@ const MESSAGES = {
     no_queues: "Очередей пока нет.",
     forbidden: "Эта страница — для супервизоров.",
     to_my_page: "На мою страницу",
+    // reports: top navigation, calls, reports, audit and admin pages (branch reports)
+    nav_label: "Разделы",
+    nav_desktop: "Рабочее место",
+    nav_wallboard: "Табло",
+    nav_calls: "Звонки",
+    nav_reports: "Отчёты",
+    nav_audit: "Журнал аудита",
+    nav_admin: "Администрирование",
+    // end reports
   },
 };
 
