@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and for create-all in tests."""
 
 from callcenter.agents.models import Agent, AgentStateChange
+from callcenter.agents.pause_reasons import PauseReason
 from callcenter.audit.models import AuditEntry
 from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call, CallLeg
@@ -11,4 +12,4 @@ from callcenter.recordings.models import Recording
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
-           "Callback", "CardField", "Contact", "ContactNumber", "QueueEntry", "Recording", "User"]
+           "Callback", "CardField", "Contact", "ContactNumber", "PauseReason", "QueueEntry", "Recording", "User"]

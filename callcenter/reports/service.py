@@ -1,0 +1,209 @@
+"""Reports over any period, aggregated in SQL: a month of millions of calls is one grouped
+scan in the database, never rows carried into Python.
+
+- `intervals`: queue calls per interval (offered, answered, abandoned, answered within the
+  service-level threshold), intervals aligned on the site's clock.
+- `agents`: per agent, answered calls, talk time, average handling time, pause time by reason,
+  time logged in and occupancy, from the call records and the agent state history.
+
+The same statements run on PostgreSQL and SQLite; only the few functions that differ
+(seconds since the epoch, greatest/least) are chosen by dialect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from callcenter.agents.models import AgentStateChange
+from callcenter.calls.models import Call
+
+# state changes this long before a period still count (an agent who logged in or paused
+# before it began); an agent logged in longer than this without a change is not seen
+LOOKBACK = timedelta(days=1)
+MAX_INTERVALS = 5000
+
+
+class ReportError(ValueError):
+    """A period or interval the report cannot take; `field` names the parameter."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime
+    offered: int
+    answered: int
+    abandoned: int
+    answered_within: int
+    service_level: float | None  # answered within the threshold / offered
+
+
+@dataclass(frozen=True)
+class PauseTime:
+    reason: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class AgentLine:
+    agent: str
+    calls: int
+    talk_seconds: float
+    aht_seconds: float | None
+    paused_seconds: float
+    logged_in_seconds: float
+    occupancy: float | None  # talk / (logged in - paused)
+    pauses: list[PauseTime] = field(default_factory=list)
+
+
+def _epoch(dialect: str, column: Any) -> ColumnElement[float]:
+    """Seconds since 1970 of a stored UTC timestamp."""
+    if dialect == "postgresql":
+        return func.extract("epoch", column)
+    return (func.julianday(column) - 2440587.5) * 86400.0
+
+
+def _greatest(dialect: str, *args: Any) -> ColumnElement[Any]:
+    return func.greatest(*args) if dialect == "postgresql" else func.max(*args)
+
+
+def _least(dialect: str, *args: Any) -> ColumnElement[Any]:
+    return func.least(*args) if dialect == "postgresql" else func.min(*args)
+
+
+def check_period(since: datetime, until: datetime) -> None:
+    if until <= since:
+        raise ReportError("until", "the period ends before it starts")
+    if until - since > timedelta(days=366):
+        raise ReportError("until", "a period is at most 366 days")
+
+
+async def intervals(session: AsyncSession, *, since: datetime, until: datetime, seconds: int,
+                    threshold: float, offset_seconds: int = 0,
+                    queue: str | None = None) -> list[Interval]:
+    """Every interval of the period (empty ones too), `offset_seconds` being the site's
+    UTC offset so that hours and days start on the site's clock."""
+    check_period(since, until)
+    count = -(-int((until - since).total_seconds()) // seconds)
+    if count > MAX_INTERVALS:
+        raise ReportError("interval", f"{count} intervals: at most {MAX_INTERVALS} in one "
+                                      "report, choose a longer interval or a shorter period")
+    dialect = session.bind.dialect.name
+    shifted = _epoch(dialect, Call.started_at) + offset_seconds
+    if dialect == "postgresql":
+        bucket: ColumnElement[Any] = func.floor(shifted / seconds)
+    else:
+        bucket = cast(shifted, Integer) // seconds  # integer division: floor for 1970 on
+    answered = Call.outcome == "answered"
+    query = (select(bucket.label("bucket"), func.count().label("offered"),
+                    func.sum(case((answered, 1), else_=0)),
+                    func.sum(case((Call.outcome == "abandoned", 1), else_=0)),
+                    func.sum(case((and_(answered, Call.wait_seconds <= threshold), 1),
+                                  else_=0)))
+             .where(Call.started_at >= since, Call.started_at < until,
+                    Call.queue.is_not(None))
+             .group_by(bucket))
+    if queue:
+        query = query.where(Call.queue == queue)
+    found = {int(row[0]): row[1:] for row in (await session.execute(query)).all()}
+    first = (int(since.timestamp()) + offset_seconds) // seconds
+    last = (int(until.timestamp()) - 1 + offset_seconds) // seconds
+    out = []
+    for number in range(first, last + 1):
+        offered, answered_n, abandoned, within = (int(v or 0) for v in
+                                                  found.get(number, (0, 0, 0, 0)))
+        out.append(Interval(
+            start=datetime.fromtimestamp(number * seconds - offset_seconds, UTC),
+            offered=offered, answered=answered_n, abandoned=abandoned, answered_within=within,
+            service_level=round(within / offered, 4) if offered else None))
+    return out
+
+
+async def agents(session: AsyncSession, *, since: datetime, until: datetime,
+                 now: datetime | None = None) -> list[AgentLine]:
+    """One line per agent who answered a call, paused or was logged in during the period.
+    Times beyond `now` are not counted (a period that ends tomorrow counts up to now)."""
+    check_period(since, until)
+    dialect = session.bind.dialect.name
+    end = min(until, now or datetime.now(UTC))
+    start_s, end_s = since.timestamp(), max(end.timestamp(), since.timestamp())
+
+    talk_rows = await session.execute(
+        select(Call.agent, func.count(), func.coalesce(func.sum(Call.talk_seconds), 0.0))
+        .where(Call.started_at >= since, Call.started_at < until, Call.agent.is_not(None),
+               Call.outcome == "answered")
+        .group_by(Call.agent))
+    calls = {agent: (int(n), float(seconds)) for agent, n, seconds in talk_rows}
+
+    history = (select(AgentStateChange.id, AgentStateChange.agent, AgentStateChange.queue,
+                      AgentStateChange.state, AgentStateChange.reason, AgentStateChange.at)
+               .where(AgentStateChange.at >= since - LOOKBACK, AgentStateChange.at < end))
+
+    # pauses: a pause lasts until the agent's next pause, unpause or logout (one row per
+    # queue for the same change: distinct times and states)
+    pause_events = (history.with_only_columns(
+        AgentStateChange.agent, AgentStateChange.state, AgentStateChange.reason,
+        AgentStateChange.at)
+        .where(AgentStateChange.state.in_(("pause", "unpause", "logout"))).distinct()
+        .subquery())
+    ordered = select(
+        pause_events.c.agent, pause_events.c.state, pause_events.c.reason,
+        _epoch(dialect, pause_events.c.at).label("t"),
+        func.lead(_epoch(dialect, pause_events.c.at)).over(
+            partition_by=pause_events.c.agent,
+            order_by=(pause_events.c.at, pause_events.c.state)).label("next_t"),
+    ).subquery()
+    clipped = (_least(dialect, func.coalesce(ordered.c.next_t, end_s), end_s)
+               - _greatest(dialect, ordered.c.t, start_s))
+    pause_rows = await session.execute(
+        select(ordered.c.agent, ordered.c.reason,
+               func.sum(_greatest(dialect, clipped, 0.0)))
+        .where(ordered.c.state == "pause")
+        .group_by(ordered.c.agent, ordered.c.reason))
+    pauses: dict[str, list[PauseTime]] = {}
+    for agent, reason, seconds in pause_rows:
+        if seconds and float(seconds) > 0:
+            pauses.setdefault(agent, []).append(PauseTime(reason, round(float(seconds), 1)))
+
+    # logged in: while the agent is a member of at least one queue (logins minus logouts)
+    logins = history.where(AgentStateChange.state.in_(("login", "logout"))).subquery()
+    delta = case((logins.c.state == "login", 1), else_=-1)
+    order = (logins.c.at, logins.c.id)
+    running = select(
+        logins.c.agent,
+        func.sum(delta).over(partition_by=logins.c.agent, order_by=order,
+                             rows=(None, 0)).label("members"),
+        _epoch(dialect, logins.c.at).label("t"),
+        func.lead(_epoch(dialect, logins.c.at)).over(partition_by=logins.c.agent,
+                                                     order_by=order).label("next_t"),
+    ).subquery()
+    span = (_least(dialect, func.coalesce(running.c.next_t, end_s), end_s)
+            - _greatest(dialect, running.c.t, start_s))
+    logged_rows = await session.execute(
+        select(running.c.agent, func.sum(_greatest(dialect, span, 0.0)))
+        .where(running.c.members > 0).group_by(running.c.agent))
+    logged = {agent: float(seconds or 0) for agent, seconds in logged_rows}
+
+    out = []
+    for agent in sorted(set(calls) | set(pauses) | set(logged)):
+        n, talk_s = calls.get(agent, (0, 0.0))
+        paused = sum(p.seconds for p in pauses.get(agent, []))
+        logged_in = logged.get(agent, 0.0)
+        available = logged_in - paused
+        out.append(AgentLine(
+            agent=agent, calls=n, talk_seconds=round(talk_s, 1),
+            aht_seconds=round(talk_s / n, 1) if n else None,
+            paused_seconds=round(paused, 1), logged_in_seconds=round(logged_in, 1),
+            occupancy=round(min(talk_s / available, 1.0), 4) if available > 0 else None,
+            pauses=sorted(pauses.get(agent, []), key=lambda p: (p.reason or ""))))
+    return out
+
