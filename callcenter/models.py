@@ -12,4 +12,5 @@ from callcenter.recordings.models import Recording
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
-           "Callback", "CardField", "Contact", "ContactNumber", "PauseReason", "QueueEntry", "Recording", "User"]
+           "Callback", "CardField", "Contact", "ContactNumber", "PauseReason", "QueueEntry",
+           "Recording", "User"]

@@ -176,9 +176,9 @@ async def audit_page(request: Request, service: ServiceDep) -> Response:
 ADMIN_SECTIONS = ("users", "interfaces", "pause-reasons", "card-fields")
 
 
-@router.get("/admin/{section}")
+@router.get("/administration/{section}")
 async def admin_page(request: Request, service: ServiceDep, section: str) -> Response:
     """One module (admin.js) for the admin sections; it reads the section from the path."""
     if section not in ADMIN_SECTIONS:
-        return RedirectResponse("/admin/users", status_code=303)
+        return RedirectResponse("/administration/users", status_code=303)
     return await _for_role(request, service, "admin", "admin")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import Integer, and_, case, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -27,6 +27,10 @@ from callcenter.calls.models import Call
 # before it began); an agent logged in longer than this without a change is not seen
 LOOKBACK = timedelta(days=1)
 MAX_INTERVALS = 5000
+QUARTER = 900
+# the expression migration 0009_reports keeps PostgreSQL statistics on (see _quarter_hours)
+QUARTER_HOUR = ("date_bin(interval '15 minutes', started_at, "
+                "timestamptz '1970-01-01 00:00:00+00')")
 
 
 class ReportError(ValueError):
@@ -97,35 +101,54 @@ async def intervals(session: AsyncSession, *, since: datetime, until: datetime, 
     if count > MAX_INTERVALS:
         raise ReportError("interval", f"{count} intervals: at most {MAX_INTERVALS} in one "
                                       "report, choose a longer interval or a shorter period")
-    dialect = session.bind.dialect.name
-    shifted = _epoch(dialect, Call.started_at) + offset_seconds
-    if dialect == "postgresql":
-        bucket: ColumnElement[Any] = func.floor(shifted / seconds)
-    else:
-        bucket = cast(shifted, Integer) // seconds  # integer division: floor for 1970 on
-    answered = Call.outcome == "answered"
-    query = (select(bucket.label("bucket"), func.count().label("offered"),
-                    func.sum(case((answered, 1), else_=0)),
-                    func.sum(case((Call.outcome == "abandoned", 1), else_=0)),
-                    func.sum(case((and_(answered, Call.wait_seconds <= threshold), 1),
-                                  else_=0)))
-             .where(Call.started_at >= since, Call.started_at < until,
-                    Call.queue.is_not(None))
-             .group_by(bucket))
-    if queue:
-        query = query.where(Call.queue == queue)
-    found = {int(row[0]): row[1:] for row in (await session.execute(query)).all()}
+    rows = await _quarter_hours(session, since, until, threshold, queue)
+    found: dict[int, list[int]] = {}
+    for quarter, *counts in rows:  # quarter hours, rolled up to the interval asked for
+        totals = found.setdefault((quarter * QUARTER + offset_seconds) // seconds, [0] * 4)
+        for index, value in enumerate(counts):
+            totals[index] += int(value or 0)
     first = (int(since.timestamp()) + offset_seconds) // seconds
     last = (int(until.timestamp()) - 1 + offset_seconds) // seconds
     out = []
     for number in range(first, last + 1):
-        offered, answered_n, abandoned, within = (int(v or 0) for v in
-                                                  found.get(number, (0, 0, 0, 0)))
+        offered, answered_n, abandoned, within = found.get(number, (0, 0, 0, 0))
         out.append(Interval(
             start=datetime.fromtimestamp(number * seconds - offset_seconds, UTC),
             offered=offered, answered=answered_n, abandoned=abandoned, answered_within=within,
             service_level=round(within / offered, 4) if offered else None))
     return out
+
+
+async def _quarter_hours(session: AsyncSession, since: datetime, until: datetime,
+                         threshold: float, queue: str | None) -> list[tuple[int, ...]]:
+    """(quarter hour since 1970, offered, answered, abandoned, answered within) rows.
+
+    Every interval a report offers is a multiple of 15 minutes, and every zone's UTC offset
+    is too, so one grouping serves them all. On PostgreSQL the grouping expression is the
+    one migration 0009 keeps statistics on (QUARTER_HOUR): told that a month has ~3,000
+    groups rather than one per row, the planner aggregates in parallel workers."""
+    dialect = session.bind.dialect.name
+    if dialect == "postgresql":
+        quarter: ColumnElement[Any] = func.date_bin(
+            text("interval '15 minutes'"), Call.started_at,
+            text("timestamptz '1970-01-01 00:00:00+00'"))
+    else:
+        quarter = cast(_epoch(dialect, Call.started_at), Integer) // QUARTER
+    answered = Call.outcome == "answered"
+    query = (select(quarter,
+                    func.count(),
+                    func.count().filter(answered),
+                    func.count().filter(Call.outcome == "abandoned"),
+                    func.count().filter(and_(answered, Call.wait_seconds <= threshold)))
+             .where(Call.started_at >= since, Call.started_at < until,
+                    Call.queue.is_not(None))
+             .group_by(quarter))
+    if queue:
+        query = query.where(Call.queue == queue)
+    rows = (await session.execute(query)).all()
+    if dialect == "postgresql":
+        return [(int(r[0].timestamp()) // QUARTER, *r[1:]) for r in rows]
+    return [tuple(r) for r in rows]
 
 
 async def agents(session: AsyncSession, *, since: datetime, until: datetime,

@@ -5,11 +5,13 @@ agent gets there (403) and axe-core's serious findings (none)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 from datetime import UTC, datetime
 
 import pytest
 
+from callcenter.agents.models import AgentStateChange
 from callcenter.api.app import create_app
 from callcenter.calls.models import Call
 from callcenter.recordings.models import Recording
@@ -117,3 +119,106 @@ async def test_the_calls_page_exports_what_is_searched_as_csv(site, browser, cus
     await page.locator("input[name=agent]").fill("")
     await page.get_by_role("button", name="Найти").click()
     await page.get_by_test_id("found").get_by_text("2 звонка, с №1").wait_for()
+
+
+async def screenshot(page, name: str) -> None:
+    """The README's screenshots come from this test: CALLCENTER_SCREENSHOTS=docs/console."""
+    folder = os.environ.get("CALLCENTER_SCREENSHOTS")
+    if folder:
+        await page.screenshot(path=f"{folder}/{name}.png", full_page=True)
+
+
+def a_working_day() -> list[dict]:
+    """Queue calls of 20 Nov 2026, 09:00–18:59 Moscow time: more at midday, some abandoned,
+    answered by Anna and Boris."""
+    calls = []
+    for hour in range(6, 16):  # UTC
+        for n in range(4 + (hour % 5) * 3):
+            wait = (n * 7 + hour) % 45
+            abandoned = n % 5 == 4
+            calls.append({"linkedid": f"d{hour}-{n}", "started_at": utc(hour, n * 2),
+                          "queue": "support" if n % 3 else "sales",
+                          "outcome": "abandoned" if abandoned else "answered",
+                          "agent": None if abandoned else ("Anna", "Boris")[n % 2],
+                          "wait_seconds": wait,
+                          "talk_seconds": None if abandoned else 60 + (n * 37) % 400})
+    return calls
+
+
+def utc(hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, 20, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+async def working_day(api) -> list[dict]:
+    calls = a_working_day()
+    async with api.service.sessions() as session:
+        for call in calls:
+            session.add(Call(direction="inbound", caller="+79161234567", called="+74950000000",
+                             answered_at=call["started_at"], ended_at=call["started_at"],
+                             end_inferred=False, **call))
+        for queue in ("support", "sales"):
+            for state, reason, at in (("login", None, utc(5, 55)), ("pause", "lunch", utc(9)),
+                                      ("unpause", None, utc(9, 45)),
+                                      ("pause", "break", utc(12)),
+                                      ("unpause", None, utc(12, 15)),
+                                      ("logout", None, utc(16, 5))):
+                session.add(AgentStateChange(agent="Anna", interface="Local/2001@x/n",
+                                             queue=queue, state=state, reason=reason, at=at))
+        await session.commit()
+    return calls
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_the_reports_page_charts_a_day_and_tables_the_agents(
+        site, browser, working_day, lang):
+    page = await new_page(browser, site, lang=lang)
+    await sign_in(page, "sue", goto="/reports")
+    await page.locator("input[name=since]").fill("2026-11-20T00:00")
+    await page.locator("input[name=until]").fill("2026-11-21T00:00")
+    await page.locator("button[type=submit]").click()
+    offered = len(working_day)
+    abandoned = sum(c["outcome"] == "abandoned" for c in working_day)
+    words = {"en": (f"{offered} calls", f"{abandoned} calls"),
+             "ru": (f"{offered} звонков", f"{abandoned} звонков")}[lang]
+    assert (offered, abandoned) == (100, 16)  # both take the "many" form in Russian
+    await page.get_by_test_id("offered").get_by_text(words[0], exact=True).wait_for()
+    assert (await page.get_by_test_id("abandoned").inner_text()).startswith(words[1])
+    within = sum(c["outcome"] == "answered" and c["wait_seconds"] <= 20 for c in working_day)
+    assert await page.get_by_test_id("service-level").inner_text() == \
+        f"{within / offered * 100:.1f}%"
+    # both charts drawn by uPlot (canvas), with their legends in the page's language
+    for chart in ("chart-calls", "chart-sl"):
+        await page.locator(f"[data-testid={chart}] canvas").first.wait_for()
+    legend = await page.get_by_test_id("chart-calls").inner_text()
+    assert {"en": "Answered", "ru": "Принято"}[lang] in legend
+    anna = page.locator("[data-testid=agent-row][data-agent=Anna]")
+    cells = await anna.locator("td").all_inner_texts()
+    answered_by_anna = [c for c in working_day if c["agent"] == "Anna"]
+    assert cells[1] == str(len(answered_by_anna))
+    assert cells[4] == "1:00:00"  # 45 min lunch + 15 min break
+    lunch = {"en": "lunch 45:00", "ru": "lunch 45:00"}[lang]
+    assert lunch in cells[5] and "break 15:00" in cells[5]
+    assert cells[6] == "10:10:00"  # 05:55 to 16:05 UTC
+    talk = sum(c["talk_seconds"] for c in answered_by_anna)
+    assert cells[7] == f"{talk / (10 * 3600 + 600 - 3600) * 100:.1f}%"
+    await screenshot(page, f"reports-{lang}")
+
+
+async def test_an_agent_cannot_open_these_pages_nor_read_their_apis(site, browser):
+    page = await new_page(browser, site, lang="ru")
+    await sign_in(page, "anna")
+    for path in ("/call-search", "/reports", "/audit-log", "/administration/users",
+                 "/administration/card-fields"):
+        response = await page.goto(path)
+        assert response.status == 403, path
+    await page.get_by_text("Эта страница — для администраторов.").wait_for()
+    assert await page.get_by_test_id("nav-reports").count() == 0  # nor a link to them
+    statuses = await page.evaluate("""() => Promise.all([
+        '/reports/intervals', '/reports/agents', '/audit', '/users', '/admin/pause-reasons',
+        '/admin/card-fields'].map(p => fetch(p).then(r => r.status)))""")
+    assert statuses == [403] * 6
+    supervisor = await new_page(browser, site)
+    await sign_in(supervisor, "sue")
+    assert (await supervisor.goto("/administration/users")).status == 403
+    assert (await supervisor.goto("/reports")).status == 200

@@ -72,7 +72,7 @@ export const NAV = [
   ["/call-search", "nav_calls", "supervisor"],
   ["/reports", "nav_reports", "supervisor"],
   ["/audit-log", "nav_audit", "supervisor"],
-  ["/admin/users", "nav_admin", "admin"],
+  ["/administration/users", "nav_admin", "admin"],
 ];
 const LEVEL = { agent: 1, supervisor: 2, admin: 3 };
 
@@ -84,7 +84,7 @@ export function Nav({ t }) {
   const here = location.pathname;
   return html`<nav class="top-nav" aria-label=${t("nav_label")}><ul>
     ${links.map(([path, key]) => {
-      const current = here === path || (path.startsWith("/admin/") && here.startsWith("/admin/"));
+      const current = here === path || (path.startsWith("/administration/") && here.startsWith("/administration/"));
       return html`<li><a href=${path} aria-current=${current ? "page" : undefined}
         data-testid=${`nav-${path.split("/")[1]}`}>${t(key)}</a></li>`;
     })}
