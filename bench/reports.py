@@ -6,9 +6,10 @@ over 10 M call records"), 200 agents with a login, two pauses and a logout in tw
 day. The secondary indexes are dropped for the fill and built again afterwards (as a bulk
 load would), then VACUUM ANALYZE, as autovacuum leaves a table in production.
 
-Timed, best of five (the machine is shared), through the same service functions the API calls: the interval report
-by hour, by 15 minutes and by day, and the per-agent table for the month. Baseline, same
-run: `count(*)` of the month's calls (the least any report over them can cost).
+Timed, best of five (the machine is shared), through the same service functions the API
+calls: the interval report by hour, by 15 minutes and by day, and the per-agent table for
+the month. Baseline, same run: `count(*)` of the month's calls (the least any report over
+them can cost).
 """
 
 from __future__ import annotations

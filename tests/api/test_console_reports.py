@@ -222,3 +222,129 @@ async def test_an_agent_cannot_open_these_pages_nor_read_their_apis(site, browse
     await sign_in(supervisor, "sue")
     assert (await supervisor.goto("/administration/users")).status == 403
     assert (await supervisor.goto("/reports")).status == 200
+
+
+async def test_the_admin_manages_users_and_tokens_in_russian(site, browser, api):
+    page = await new_page(browser, site, lang="ru")
+    await sign_in(page, "root", goto="/administration/users")
+    form = page.get_by_test_id("new-user")
+    await form.get_by_label("Имя пользователя").fill("vera")
+    await form.locator("select[name=role]").select_option("agent")
+    await form.get_by_label("Пароль", exact=True).fill("another horse")
+    await form.get_by_label("Имя оператора").fill("Vera")
+    await form.get_by_label("Телефон (интерфейс)").fill("PJSIP/1003")
+    await form.get_by_role("button", name="Создать").click()
+    secret = page.get_by_test_id("secret")
+    await secret.wait_for()
+    token = (await secret.locator(".secret").inner_text()).strip()
+    assert token.startswith("cc_")
+    me = await api.client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["agent_name"] == "Vera"
+    await page.get_by_role("heading", name="5 пользователей").wait_for()
+    vera = page.locator("[data-testid=user][data-username=vera]")
+    await vera.get_by_role("button", name="Сменить пароль").click()
+    await vera.get_by_label("Новый пароль").fill("third horse!")
+    await vera.get_by_role("button", name="Сохранить").click()
+    await page.get_by_test_id("note").get_by_text("Для vera задан новый пароль.").wait_for()
+    login = await api.client.post("/auth/login", json={"username": "vera",
+                                                       "password": "third horse!"})
+    assert login.status_code == 200
+    await vera.get_by_role("button", name="Отозвать токены").click()
+    await page.get_by_test_id("note").get_by_text(
+        "vera: отозван 1 API-токен, сеансы завершены.").wait_for()
+    me = await api.client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401
+    await vera.get_by_role("button", name="Отключить").click()
+    await vera.get_by_text("⛔ отключён").wait_for()
+    login = await api.client.post("/auth/login", json={"username": "vera",
+                                                       "password": "third horse!"})
+    assert login.status_code == 401
+
+
+async def test_the_admin_sets_interfaces_pause_reasons_and_card_fields(site, browser, api):
+    page = await new_page(browser, site)
+    await sign_in(page, "root", goto="/administration/interfaces")
+    boris = page.locator("[data-testid=interface][data-username=boris]")
+    await boris.get_by_label("Phone (interface)").fill("PJSIP/1002")
+    await boris.get_by_role("button", name="Save").click()
+    await page.get_by_test_id("note").get_by_text("Saved for boris.").wait_for()
+    users = {u["username"]: u for u in (await api.get("/users", "admin")).json()}
+    assert users["boris"]["interface"] == "PJSIP/1002"
+    await boris.get_by_label("Phone (interface)").fill("not a phone; rm")
+    await boris.get_by_role("button", name="Save").click()
+    await page.get_by_test_id("note").get_by_text("interface").wait_for()  # the 422 names it
+
+    await page.get_by_role("link", name="Pause reasons").click()
+    await page.get_by_test_id("pause-source").get_by_text("from the service's settings").wait_for()
+    await page.locator("textarea[name=reasons]").fill("coffee\ncoaching\n")
+    await page.get_by_role("button", name="Save").click()
+    await page.get_by_test_id("note").get_by_text("2 pause reasons saved.").wait_for()
+    await page.get_by_test_id("pause-source").get_by_text("set here").wait_for()
+    # what agents may pause with is now the list set here: an old reason is refused (422),
+    # a new one passes to Asterisk (absent here: 503)
+    refused = await api.post("/agents/me", "agent", json={"action": "pause", "reason": "lunch"})
+    assert refused.status_code == 422 and "coffee, coaching" in refused.text
+    taken = await api.post("/agents/me", "agent", json={"action": "pause", "reason": "coffee"})
+    assert taken.status_code == 503
+
+    await page.get_by_role("link", name="Card fields agents see").click()
+    await page.locator("input[name=new_field]").fill("company")
+    await page.get_by_role("button", name="Add").click()
+    row = page.locator("[data-testid=card-field][data-field=company]")
+    await row.get_by_label("Kind: company").select_option("name")
+    await row.get_by_label("Agents see it: company").check()
+    await page.get_by_role("button", name="Save").click()
+    await page.get_by_test_id("note").get_by_text("Card fields saved.").wait_for()
+    fields = (await api.get("/admin/card-fields", "admin")).json()
+    assert fields["fields"] == {"company": {"kind": "name", "agent_visible": True}}
+
+
+async def test_the_audit_log_filters_and_pages(site, browser, api, customer):
+    for _ in range(30):  # 60 listens and downloads, audited
+        await api.get(f"/recordings/{customer['anna_recording']}", "supervisor",
+                      headers={"Range": "bytes=0-9"})
+        await api.get(f"/recordings/{customer['anna_recording']}", "agent")
+    page = await new_page(browser, site)
+    await sign_in(page, "sue", goto="/audit-log")
+    found = page.get_by_test_id("found")
+    await found.get_by_text("50 entries from #1, more on the next page").wait_for()
+    await page.get_by_role("button", name="Next →").click()
+    await found.get_by_text("10 entries, from #51").wait_for()
+    await page.locator("input[name=username]").fill("anna")
+    await page.get_by_role("button", name="Search").click()
+    await found.get_by_text("30 entries, from #1").wait_for()
+    actions = await page.locator("[data-testid=entry] td:nth-child(3)").all_inner_texts()
+    assert set(actions) == {"recording.download"}
+    await page.get_by_test_id("language").select_option("ru")
+    await found.get_by_text("30 записей, с №1").wait_for()
+
+
+async def test_no_serious_accessibility_violations_on_these_pages(site, browser, customer,
+                                                                  working_day):
+    found = {}
+    for lang in ("en", "ru"):
+        page = await new_page(browser, site, lang, bypass_csp=True)
+        await sign_in(page, "root", goto="/call-search")
+        await page.locator("input[name=since]").fill("2026-11-20T13:01")  # the recorded ones
+        await page.locator("input[name=until]").fill("2026-11-20T13:03")
+        await page.locator("button[type=submit]").click()
+        await page.get_by_test_id("call").first.wait_for()
+        await page.get_by_test_id("play").first.click()
+        await page.get_by_test_id("audio").wait_for()
+        found[f"calls {lang}"] = await serious_accessibility_violations(page)
+        await page.goto("/reports")
+        await page.locator("input[name=since]").fill("2026-11-20T00:00")
+        await page.locator("button[type=submit]").click()
+        await page.locator("[data-testid=chart-calls] canvas").first.wait_for()
+        await page.get_by_test_id("agent-row").first.wait_for()
+        found[f"reports {lang}"] = await serious_accessibility_violations(page)
+        await page.goto("/audit-log")
+        await page.get_by_test_id("entry").first.wait_for()
+        found[f"audit {lang}"] = await serious_accessibility_violations(page)
+        for section, ready in (("users", "user"), ("interfaces", "interface"),
+                               ("pause-reasons", "pause-source"),
+                               ("card-fields", "card-fields")):
+            await page.goto(f"/administration/{section}")
+            await page.get_by_test_id(ready).first.wait_for()
+            found[f"{section} {lang}"] = await serious_accessibility_violations(page)
+    assert found == {name: [] for name in found}
