@@ -1,6 +1,7 @@
-"""The report API on SQLite and on PostgreSQL: queue calls per interval on the site's clock,
+"""The report API, on SQLite and on PostgreSQL: queue calls per interval on the site's clock,
 the per-agent table from call records and the agent state history, who may read them, and a
-422 naming the field for a period or interval the report cannot take."""
+422 naming the field for a period or interval the report cannot take. Then the admin API the
+administration pages use: pause reasons, agent interfaces, the audit log's filters."""
 
 from __future__ import annotations
 
@@ -166,3 +167,75 @@ async def test_a_period_the_report_cannot_take_is_a_422_naming_the_field(day):
     assert too_many.json()["detail"][0]["loc"] == ["query", "interval"]
     wrong = await day.get("/reports/intervals", "supervisor", params={"interval": "2h"})
     assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["query", "interval"]
+
+
+# --- the admin API the administration pages use (both databases) -----------------------
+
+async def test_pause_reasons_come_from_the_settings_until_an_admin_sets_them(both):
+    first = (await both.get("/admin/pause-reasons", "admin")).json()
+    assert first == {"reasons": both.service.settings.pause_reasons, "configured": False}
+    put = await both.client.put("/admin/pause-reasons", headers=both.headers("admin"),
+                                json={"reasons": ["coffee", "coaching"]})
+    assert put.json() == {"reasons": ["coffee", "coaching"], "configured": True}
+    refused = await both.post("/agents/me", "agent", json={"action": "pause", "reason": "lunch"})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "reason"]
+    twice = await both.client.put("/admin/pause-reasons", headers=both.headers("admin"),
+                                  json={"reasons": ["a", "b", "a"]})
+    assert twice.status_code == 422 and twice.json()["detail"][0]["loc"] == ["body", "reasons", 2]
+    comma = await both.client.put("/admin/pause-reasons", headers=both.headers("admin"),
+                                  json={"reasons": ["a,b"]})
+    assert comma.status_code == 422  # sent to Asterisk in an AMI header: no commas
+    back = await both.client.put("/admin/pause-reasons", headers=both.headers("admin"),
+                                 json={"reasons": []})
+    assert back.json()["configured"] is False
+    for role, status in (("supervisor", 403), ("agent", 403), (None, 401)):
+        assert (await both.get("/admin/pause-reasons", role)).status_code == status
+    entries = (await both.get("/audit", "supervisor",
+                              params={"object_type": "pause_reasons"})).json()
+    assert [e["details"] for e in entries] == ["", "coffee,coaching"]
+
+
+async def test_an_admin_sets_a_users_agent_interface(both):
+    users = {u["username"]: u for u in (await both.get("/users", "admin")).json()}
+    sue = users["sue"]["id"]
+    put = await both.client.put(f"/users/{sue}/agent", headers=both.headers("admin"),
+                                json={"agent_name": "Sue", "interface": "PJSIP/1009",
+                                      "outbound_callerid": "+74950000001"})
+    assert put.status_code == 200, put.text
+    assert (put.json()["agent_name"], put.json()["interface"],
+            put.json()["outbound_callerid"]) == ("Sue", "PJSIP/1009", "+74950000001")
+    me = (await both.get("/auth/me", "supervisor")).json()
+    assert me["interface"] == "PJSIP/1009"  # at once: the token cache forgot her
+    taken = await both.client.put(f"/users/{users['anna']['id']}/agent",
+                                  headers=both.headers("admin"),
+                                  json={"agent_name": "Sue", "interface": "PJSIP/1010"})
+    assert taken.status_code == 409
+    bad = await both.client.put(f"/users/{sue}/agent", headers=both.headers("admin"),
+                                json={"interface": "PJSIP/1009,x"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "interface"]
+    missing = await both.client.put("/users/99999/agent", headers=both.headers("admin"),
+                                    json={})
+    assert missing.status_code == 404
+    refused = await both.client.put(f"/users/{sue}/agent", headers=both.headers("supervisor"),
+                                    json={})
+    assert refused.status_code == 403
+    [entry] = (await both.get("/audit", "admin", params={"action": "user.agent"})).json()
+    assert entry["object_id"] == str(sue) and "interface=PJSIP/1009" in entry["details"]
+
+
+async def test_the_audit_log_between_two_times_and_by_object(both):
+    for n in range(3):
+        await both.client.put("/admin/pause-reasons", headers=both.headers("admin"),
+                              json={"reasons": [f"r{n}"]})
+    entries = (await both.get("/audit", "supervisor",
+                              params={"object_type": "pause_reasons"})).json()
+    assert [e["details"] for e in entries] == ["r2", "r1", "r0"]  # newest first
+    middle = entries[1]["at"]
+    before = (await both.get("/audit", "supervisor", params={
+        "object_type": "pause_reasons", "until": middle})).json()
+    assert [e["details"] for e in before] == ["r0"]
+    page = (await both.get("/audit", "supervisor", params={
+        "object_type": "pause_reasons", "limit": 1, "offset": 1})).json()
+    assert [e["details"] for e in page] == ["r1"]
+    assert (await both.get("/audit", "agent")).status_code == 403
