@@ -41,7 +41,19 @@ function dateNames(lang) {
 }
 
 /** One uPlot chart: x in Unix seconds, shown on the site's clock. */
-function Chart({ label, series, data, lang, testid, yRange }) {
+/** Time axis labels on the site's clock, 24-hour, dates in the page's language. */
+function timeLabels(lang) {
+  const hours = new Intl.DateTimeFormat(lang, { timeZone: page.timeZone, hour: "2-digit",
+    minute: "2-digit", hourCycle: "h23" });
+  const days = new Intl.DateTimeFormat(lang, { timeZone: page.timeZone, day: "2-digit",
+    month: "2-digit" });
+  return (u, splits) => {
+    const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+    return splits.map((ts) => (span > 2 * 86400 ? days : hours).format(new Date(ts * 1000)));
+  };
+}
+
+function Chart({ label, series, data, lang, testid, yRange, t }) {
   const box = useRef(null);
   useEffect(() => {
     let chart = null;
@@ -54,8 +66,9 @@ function Chart({ label, series, data, lang, testid, yRange }) {
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), page.timeZone),
         fmtDate: (tpl) => uPlot.fmtDate(tpl, names),
         scales: { x: { time: true }, y: yRange ? { range: yRange } : {} },
-        series: [{}, ...series],
-        axes: [{}, { size: 56 }],
+        series: [{ label: t("time"), value: (u, ts) => (ts == null ? "--"
+          : formatTime(lang, ts * 1000, true).slice(0, -3)) }, ...series],
+        axes: [{ values: timeLabels(lang) }, { size: 56 }],
       }, data, box.current);
       box.current.dataset.ready = "1";
     });
@@ -78,8 +91,7 @@ function Summary({ intervals, t }) {
   return html`<dl class="figures" data-testid="summary">
     <div><dt>${t("offered")}</dt><dd data-testid="offered">${t("calls", { n: offered })}</dd></div>
     <div><dt>${t("answered")}</dt><dd>${t("calls", { n: answered })}</dd></div>
-    <div><dt>${t("abandoned")}</dt><dd data-testid="abandoned">${t("calls", { n: abandoned })}
-      (${percent(offered ? abandoned / offered : null)})</dd></div>
+    <div><dt>${t("abandoned")}</dt><dd data-testid="abandoned">${`${t("calls", { n: abandoned })} (${percent(offered ? abandoned / offered : null)})`}</dd></div>
     <div><dt>${t("service_level")}</dt><dd data-testid="service-level">${percent(offered ? within / offered : null)}</dd></div>
   </dl>`;
 }
@@ -168,11 +180,11 @@ function Reports() {
         <h2 id="queue-calls">${t("queue_calls")}</h2>
         <${Summary} intervals=${report.intervals} t=${t} />
         <div class="charts">
-          <${Chart} label=${t("chart_calls")} testid="chart-calls" lang=${lang} data=${report.calls}
+          <${Chart} label=${t("chart_calls")} testid="chart-calls" lang=${lang} t=${t} data=${report.calls}
             series=${[
               { label: t("answered"), stroke: COLOURS.answered, fill: "rgba(26,127,55,.15)" },
               { label: t("abandoned"), stroke: COLOURS.abandoned, fill: "rgba(180,35,24,.12)" }]} />
-          <${Chart} label=${t("chart_service_level", { s: form.sl })} testid="chart-sl" lang=${lang}
+          <${Chart} label=${t("chart_service_level", { s: form.sl })} testid="chart-sl" lang=${lang} t=${t}
             data=${report.level} yRange=${[0, 100]}
             series=${[{ label: `${t("service_level")}, %`, stroke: COLOURS.service_level, width: 2,
               spanGaps: false }]} />
