@@ -239,3 +239,22 @@ async def test_the_audit_log_between_two_times_and_by_object(both):
         "object_type": "pause_reasons", "limit": 1, "offset": 1})).json()
     assert [e["details"] for e in page] == ["r1"]
     assert (await both.get("/audit", "agent")).status_code == 403
+
+
+async def test_the_pages_send_strangers_to_sign_in_and_each_role_where_it_may_go(api):
+    pages = ("/call-search", "/reports", "/audit-log", "/administration/users")
+    for path in pages:
+        response = await api.client.get(path)
+        assert (response.status_code, response.headers["location"]) == (
+            303, f"/signin?next={path}")
+    for username, allowed in (("anna", set()), ("sue", set(pages[:3])), ("root", set(pages))):
+        api.client.cookies.clear()
+        signed = await api.client.post("/auth/session", json={"username": username,
+                                                              "password": "correct horse"})
+        assert signed.status_code == 200
+        for path in pages:
+            page = await api.client.get(path)
+            assert page.status_code == (200 if path in allowed else 403), (username, path)
+            assert ("forbidden.js" in page.text) == (path not in allowed)
+    unknown = await api.client.get("/administration/nothing")
+    assert unknown.headers["location"] == "/administration/users"
