@@ -44,6 +44,12 @@ ENDPOINTS = [
      {"json": {"password": "a new password"}, "missing": True}),
     ("POST", "/auth/ws-ticket", "agent", {}),
     ("GET", "/audit", "supervisor", {}),
+    # reports: the report API and the administration pages' operations
+    ("GET", "/reports/intervals", "supervisor", {}),
+    ("GET", "/reports/agents", "supervisor", {}),
+    ("PUT", "/users/{user_id}/agent", "admin", {"json": {}, "missing": True}),
+    ("GET", "/admin/pause-reasons", "admin", {}),
+    ("PUT", "/admin/pause-reasons", "admin", {"json": {"reasons": ["coffee"]}}),
 ]
 # Open by design: liveness and metrics (for the scraper; no personal data), logging in (and
 # the console's sign-in and sign-out), and recordings behind a signed short-lived URL.
