@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one table (also bench/results.json), each figure beside its
 baseline measured in the same run.
 
-    python -m bench [--only ami|ledger|api|agi|heavy|wallboard]
+    python -m bench [--only ami|ledger|api|agi|heavy|wallboard|reports|pages]
 """
 
 from __future__ import annotations
@@ -15,12 +15,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import agi_load, ami_ingest, heavy_web, ledger_catchup, service_api, wallboard
+from bench import (
+    agi_load,
+    ami_ingest,
+    console_pages,
+    heavy_web,
+    ledger_catchup,
+    reports,
+    service_api,
+    wallboard,
+)
 from bench.common import Result, postgres
 from tests.rig import unavailable_reason
 
 SUITES = {"ami": ami_ingest.run, "ledger": ledger_catchup.run, "api": service_api.run,
-          "agi": agi_load.run, "heavy": heavy_web.run, "wallboard": wallboard.run}
+          "agi": agi_load.run, "heavy": heavy_web.run,
+          "reports": reports.run, "pages": console_pages.run,
+          "wallboard": wallboard.run}
 
 
 def table(results: list[Result]) -> str:

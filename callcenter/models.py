@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and for create-all in tests."""
 
 from callcenter.agents.models import Agent, AgentStateChange
+from callcenter.agents.pause_reasons import PauseReason
 from callcenter.audit.models import AuditEntry
 from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call, CallLeg
@@ -21,6 +22,6 @@ from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
            "CallWrapup", "Callback", "CardField", "Contact", "ContactNumber", "DisplayToken",
-           "Disposition", "DncNumber", "Project", "ProjectAgent", "ProjectAttempt", "ProjectEntry",
-           "QueueEntry", "QueueScript", "QueueSettings", "Recording", "Script", "ScriptAnswer",
-           "ScriptRun", "ScriptVersion", "User", "WrapupPolicy"]
+           "Disposition", "DncNumber", "PauseReason", "Project", "ProjectAgent", "ProjectAttempt",
+           "ProjectEntry", "QueueEntry", "QueueScript", "QueueSettings", "Recording", "Script",
+           "ScriptAnswer", "ScriptRun", "ScriptVersion", "User", "WrapupPolicy"]

@@ -104,7 +104,7 @@ class Service:
         self.ami.subscribe(self.dialler.on_event, DIALLER_EVENTS)
         self.today = TodayBoard(self.sessions, settings.time_zone, self.queue_feed.publish,
                                 watched=lambda: self.queue_feed.clients > 0)
-        self.today.pause_reasons = settings.pause_reasons
+        self.today.pause_reasons_seed = settings.pause_reasons
         self.queue_feed.board = self.today
         self.ami.subscribe(self.today.on_event, BOARD_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason

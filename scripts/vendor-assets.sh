@@ -3,11 +3,12 @@
 # install, no build). The versions are pinned here; change one, run this, commit the result.
 #   scripts/vendor-assets.sh
 set -euo pipefail
-PACKAGES=("preact@10.27.2" "htm@3.1.1" "axe-core@4.14.1")
+PACKAGES=("preact@10.27.2" "htm@3.1.1" "uplot@1.6.32" "axe-core@4.14.1")
 # package -> files kept from its tarball (under package/), beside its licence
 declare -A FILES=(
   [preact]="dist/preact.module.js hooks/dist/hooks.module.js"
   [htm]="dist/htm.module.js"
+  [uplot]="dist/uPlot.iife.min.js dist/uPlot.min.css"
   [axe-core]="axe.min.js"
 )
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,6 +16,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 declare -A DEST=(
   [preact]="$root/callcenter/console/static/vendor"
   [htm]="$root/callcenter/console/static/vendor"
+  [uplot]="$root/callcenter/console/static/vendor"
   [axe-core]="$root/tests/vendor"
 )
 work="$(mktemp -d)"

@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from callcenter.agents.pause_reasons import PauseReason, set_pause_reasons
+from callcenter.agents.pause_reasons import configured as configured_pause_reasons
 from callcenter.api.auth import Admin, Principal, Supervisor, client_ip
 from callcenter.api.deps import DbDep, ServiceDep
-from callcenter.api.errors import errors
+from callcenter.api.errors import errors, invalid
 from callcenter.api.fields import Limit, ObjectId, Offset, Timestamp, ami, interface, text
 from callcenter.audit.log import audit
 from callcenter.audit.models import AuditEntry
@@ -38,6 +40,7 @@ CallerId = ami(User.outbound_callerid)
 FieldName = text(CardField.name, min_length=1)
 AuditUser = text(AuditEntry.username)
 AuditAction = text(AuditEntry.action)
+AuditObject = text(AuditEntry.object_type)
 
 
 class NewUser(BaseModel):
@@ -56,6 +59,7 @@ class UserOut(BaseModel):
     role: str
     agent_name: str | None
     interface: str | None
+    outbound_callerid: str | None = None
     active: bool
 
 
@@ -161,6 +165,67 @@ async def revoke_user_tokens(user_id: ObjectId, principal: Admin, db: DbDep, ser
     return Revoked(api_tokens_deleted=deleted)
 
 
+class AgentSettings(BaseModel):
+    agent_name: AgentName | None = Field(None, description="the queue member name; null: "
+                                                           "not an agent phone user")
+    interface: Interface | None = Field(None, description="the agent's phone, e.g. "
+                                                          "PJSIP/1001 or Local/2001@agents/n")
+    outbound_callerid: CallerId | None = None
+
+
+@router.put("/users/{user_id}/agent", response_model=UserOut, responses=errors(404, 409))
+async def set_agent_settings(user_id: ObjectId, body: AgentSettings, principal: Admin,
+                             db: DbDep, service: ServiceDep, request: Request) -> User:
+    """The user's agent interface: queue member name, phone, outbound caller ID (the admin
+    page "Agent interfaces"). Takes effect at the user's next request."""
+    user = await _user(db, user_id)
+    user.agent_name, user.interface = body.agent_name, body.interface
+    user.outbound_callerid = body.outbound_callerid
+    try:
+        await _changed(service, db, principal, request, "user.agent", user,
+                       details=f"agent={body.agent_name or '-'} "
+                               f"interface={body.interface or '-'}")
+    except IntegrityError:
+        raise HTTPException(409, "agent name or interface already taken") from None
+    return user
+
+
+PauseCode = ami(PauseReason.code)
+
+
+class PauseReasons(BaseModel):
+    reasons: Annotated[list[PauseCode], Field(max_length=50)] = Field(
+        description="in the order agents see them; empty: back to the pause_reasons setting")
+    configured: bool = Field(False, description="read only: true when the list is the "
+                                                "administrators' (false: the setting's)")
+
+
+@router.get("/admin/pause-reasons", response_model=PauseReasons)
+async def get_pause_reasons(principal: Admin, db: DbDep, service: ServiceDep) -> PauseReasons:
+    """The reasons agents pause with."""
+    listed = await configured_pause_reasons(db)
+    return PauseReasons(reasons=listed or service.settings.pause_reasons,
+                        configured=listed is not None)
+
+
+@router.put("/admin/pause-reasons", response_model=PauseReasons)
+async def put_pause_reasons(body: PauseReasons, principal: Admin, db: DbDep,
+                            service: ServiceDep, request: Request) -> PauseReasons:
+    """Replaces the list (agents see it at their next status read)."""
+    seen: set[str] = set()
+    for index, code in enumerate(body.reasons):
+        if code in seen:
+            raise invalid(("body", "reasons", index), f"{code}: listed twice")
+        seen.add(code)
+    await set_pause_reasons(db, body.reasons)
+    audit(db, username=principal.username, action="pause_reasons.set",
+          object_type="pause_reasons", client=client_ip(request),
+          details=",".join(body.reasons)[:2000])
+    await db.commit()
+    service.today.poke()  # the supervisors' pause menus
+    return await get_pause_reasons(principal, db, service)
+
+
 class FieldDeclaration(BaseModel):
     kind: Kind
     agent_visible: bool = Field(False, description="agents may see it, as far as its kind "
@@ -228,9 +293,15 @@ class AuditOut(BaseModel):
 @router.get("/audit", response_model=list[AuditOut])
 async def audit_log(principal: Supervisor, db: DbDep,
                     username: AuditUser | None = None, action: AuditAction | None = None,
-                    since: Timestamp | None = None,
+                    object_type: AuditObject | None = None,
+                    since: Timestamp | None = None, until: Timestamp | None = None,
                     limit: Limit = 100, offset: Offset = 0) -> list[AuditEntry]:
+    """Newest first; `until` is exclusive."""
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if object_type:
+        query = query.where(AuditEntry.object_type == object_type)
+    if until:
+        query = query.where(AuditEntry.at < until)
     if username:
         query = query.where(AuditEntry.username == username)
     if action:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from callcenter.agents.models import AgentStateChange
+from callcenter.agents.pause_reasons import pause_reasons
 from callcenter.agents.today import agent_today, start_of_day
 from callcenter.ami.client import AMIError
 from callcenter.api.auth import Agent, Principal, Supervisor, client_ip
@@ -107,12 +108,12 @@ class MyState(BaseModel):
 
 
 @router.get("/me", response_model=MyState, responses=errors(503))
-async def my_state(principal: Agent, service: ServiceDep) -> MyState:
+async def my_state(principal: Agent, service: ServiceDep, db: DbDep) -> MyState:
     """For the agent desktop's status bar: no queues means logged out."""
     if not service.ami.connected:
         raise HTTPException(503, "not connected to Asterisk: the live state is not current")
     member = service.live.members.get(principal.interface or "")
-    reasons = service.settings.pause_reasons
+    reasons = await pause_reasons(db, service.settings.pause_reasons)
     if member is None:
         return MyState(agent=principal.agent_name, queues=[], paused=False, paused_reason=None,
                        ringing=False, on_call=False, pause_reasons=reasons)
@@ -174,9 +175,10 @@ async def my_day(principal: Agent, service: ServiceDep, db: DbDep) -> MyDay:
 
 @router.post("/me", response_model=StateResult, responses=STATE_ERRORS)
 async def change_my_state(change: StateChange, principal: Agent,
-                          service: ServiceDep) -> StateResult:
-    """An agent pausing names one of the configured `pause_reasons` (when there are any)."""
-    reasons = service.settings.pause_reasons
+                          service: ServiceDep, db: DbDep) -> StateResult:
+    """An agent pausing names one of the configured pause reasons (GET /admin/pause-reasons;
+    when there are any)."""
+    reasons = await pause_reasons(db, service.settings.pause_reasons)
     if change.action == "pause" and reasons and change.reason not in reasons:
         raise invalid(("body", "reason"), f"pausing needs a reason, one of: {', '.join(reasons)}")
     return await _change(service, principal, change)

@@ -25,6 +25,7 @@ from callcenter.api import (
     projects,
     queues,
     recordings,
+    reports,
     screenpop,
     scripts,
     supervisor,
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.add_middleware(metrics.HttpLatency, histogram=service.metrics.http_seconds)
     routers = [module.router for module in (health, metrics, auth, calls, screenpop, contacts,
                                             recordings, agents, queues, callbacks, admin,
-                                            supervisor, wallboard, projects, scripts, dispositions)]
+                                            supervisor, wallboard, projects, scripts, dispositions,
+                                            reports)]
     errors.install(app, routers)
     for router in routers:
         app.include_router(router)

@@ -159,3 +159,41 @@ async def wallboard(request: Request, service: ServiceDep) -> Response:
                      principal=principal, status_code=403)
     return shell(request, "wallboard", time_zone=service.settings.time_zone,
                  principal=principal)
+
+
+async def _for_role(request: Request, service: ServiceDep, page: str, minimum: str) -> Response:
+    """The page for `minimum` and above; below it a 403 page (the API refuses its data too)."""
+    principal = await signed_in(request, service)
+    if principal is None:
+        return _to_signin(request)
+    if LEVEL[principal.role] < LEVEL[minimum]:
+        return shell(request, "forbidden", time_zone=service.settings.time_zone,
+                     principal=principal, status_code=403)
+    return shell(request, page, time_zone=service.settings.time_zone, principal=principal)
+
+
+@router.get("/call-search")
+async def calls_page(request: Request, service: ServiceDep) -> Response:
+    """Call search with the recordings' player (supervisors and admins)."""
+    return await _for_role(request, service, "calls", "supervisor")
+
+
+@router.get("/reports")
+async def reports_page(request: Request, service: ServiceDep) -> Response:
+    return await _for_role(request, service, "reports", "supervisor")
+
+
+@router.get("/audit-log")
+async def audit_page(request: Request, service: ServiceDep) -> Response:
+    return await _for_role(request, service, "audit", "supervisor")
+
+
+ADMIN_SECTIONS = ("users", "interfaces", "pause-reasons", "card-fields")
+
+
+@router.get("/administration/{section}")
+async def admin_page(request: Request, service: ServiceDep, section: str) -> Response:
+    """One module (admin.js) for the admin sections; it reads the section from the path."""
+    if section not in ADMIN_SECTIONS:
+        return RedirectResponse("/administration/users", status_code=303)
+    return await _for_role(request, service, "admin", "admin")

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.agents.pause_reasons import pause_reasons
 from callcenter.ami.protocol import Message
 from callcenter.queues.targets import Targets, all_targets, targets_json
 from callcenter.queues.today import (
@@ -51,6 +52,7 @@ class TodayBoard:
         self.usernames: dict[str, str] = {}  # agents' interfaces -> usernames
         self.at: float | None = None  # when the figures were read (server epoch)
         self.pause_reasons: list[str] = []  # what a supervisor may pause an agent with
+        self.pause_reasons_seed: list[str] = []  # the setting, until admins configure them
 
     def on_event(self, event: Message) -> None:
         """Subscribed to EVENTS: a record will change, read the figures again shortly."""
@@ -66,6 +68,7 @@ class TodayBoard:
             queues = await queue_figures(session, since, targets)
             agents = await agent_figures(session, since)
             abandoned = await abandoned_today(session, since)
+            reasons = await pause_reasons(session, self.pause_reasons_seed)
             users = (await session.execute(select(User.interface, User.username).where(
                 User.interface.is_not(None), User.active))).all()
         self.targets = targets
@@ -74,6 +77,7 @@ class TodayBoard:
         self.abandoned = [{**asdict(a), "at": a.at.astimezone(UTC).isoformat()}
                           for a in abandoned]
         self.usernames = {interface: username for interface, username in users}
+        self.pause_reasons = reasons
         self.at = time.time()
         self._on_change()
 

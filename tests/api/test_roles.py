@@ -69,6 +69,12 @@ ENDPOINTS = [
     ("POST", "/admin/displays", "admin", {"json": {"name": "Hall"}}),
     ("GET", "/admin/displays", "admin", {}),
     ("DELETE", "/admin/displays/{display_id}", "admin", {"missing": True}),
+    # reports: the report API and the administration pages' operations
+    ("GET", "/reports/intervals", "supervisor", {}),
+    ("GET", "/reports/agents", "supervisor", {}),
+    ("PUT", "/users/{user_id}/agent", "admin", {"json": {}, "missing": True}),
+    ("GET", "/admin/pause-reasons", "admin", {}),
+    ("PUT", "/admin/pause-reasons", "admin", {"json": {"reasons": ["coffee"]}}),
 ]
 # Open by design: liveness and metrics (for the scraper; no personal data), logging in (and
 # the console's sign-in and sign-out), and recordings behind a signed short-lived URL.

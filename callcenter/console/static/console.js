@@ -64,9 +64,37 @@ export async function signOut() {
   location.assign("/signin");
 }
 
+// The top navigation shared by every page: [path, message key, lowest role that may open it].
+// A page of another area adds its one line here; the server still decides who may open it.
+export const NAV = [
+  ["/desktop", "nav_desktop", "agent"],
+  ["/wallboard", "nav_wallboard", "supervisor"],
+  ["/call-search", "nav_calls", "supervisor"],
+  ["/reports", "nav_reports", "supervisor"],
+  ["/audit-log", "nav_audit", "supervisor"],
+  ["/administration/users", "nav_admin", "admin"],
+];
+const LEVEL = { agent: 1, supervisor: 2, admin: 3 };
+
+/** The links this role may follow (none when there would be only one: nowhere to go). */
+export function Nav({ t }) {
+  const level = LEVEL[page.role] || 0;
+  const links = NAV.filter(([, , role]) => level >= LEVEL[role]);
+  if (links.length < 2) return null;
+  const here = location.pathname;
+  return html`<nav class="top-nav" aria-label=${t("nav_label")}><ul>
+    ${links.map(([path, key]) => {
+      const current = here === path || (path.startsWith("/administration/") && here.startsWith("/administration/"));
+      return html`<li><a href=${path} aria-current=${current ? "page" : undefined}
+        data-testid=${`nav-${path.split("/")[1]}`}>${t(key)}</a></li>`;
+    })}
+  </ul></nav>`;
+}
+
 export function Header({ title, lang, choose, t }) {
   return html`<header class="top">
     <h1>${title}</h1>
+    <${Nav} t=${t} />
     <span class="who">${page.agent || page.username}</span>
     <${LanguageSwitch} lang=${lang} choose=${choose} t=${t} />
     <button type="button" onClick=${signOut}>${t("sign_out")}</button>
@@ -134,4 +162,53 @@ export function useLiveSocket(path, onMessage) {
 
 export function StaleBanner({ show, t, message = "stale" }) {
   return show ? html`<div class="banner stale" role="alert" data-testid="stale">⚠ ${t(message)}</div>` : null;
+}
+
+// reports: wall-clock times in the site's zone (period pickers of the calls, reports and
+// audit pages): what a supervisor types means the site's time, whatever the browser's zone.
+function zoneOffsetMs(date) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+    timeZone: page.timeZone, hourCycle: "h23", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(date).map((p) => [p.type, p.value]));
+  const asUtc = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute,
+    +parts.second);
+  return asUtc - Math.floor(date.getTime() / 1000) * 1000;
+}
+
+/** "2026-11-20T10:00" (a datetime-local value) in the site's zone -> ISO 8601 in UTC. */
+export function siteToIso(local) {
+  const guess = new Date(`${local.length === 10 ? `${local}T00:00` : local}:00Z`);
+  let utc = new Date(guess.getTime() - zoneOffsetMs(guess));
+  const again = zoneOffsetMs(utc); // across a DST change the offset at the result differs
+  utc = new Date(guess.getTime() - again);
+  return utc.toISOString();
+}
+
+/** A moment as a datetime-local value ("2026-11-20T10:00") in the site's zone. */
+export function isoToSite(value) {
+  const date = new Date(value);
+  return new Date(date.getTime() + zoneOffsetMs(date)).toISOString().slice(0, 16);
+}
+
+/** From midnight `back` days ago to midnight tonight, in the site's zone (datetime-local). */
+export function siteDayRange(back = 0) {
+  const today = isoToSite(new Date().toISOString()).slice(0, 10);
+  const start = new Date(`${today}T00:00:00Z`);
+  start.setUTCDate(start.getUTCDate() - back);
+  const end = new Date(`${today}T00:00:00Z`);
+  end.setUTCDate(end.getUTCDate() + 1);
+  return [start.toISOString().slice(0, 16), end.toISOString().slice(0, 16)];
+}
+
+/** A message for a refused request: the API's 422 names the field. */
+export async function problem(response, t) {
+  let detail = "";
+  try {
+    const body = await response.json();
+    detail = Array.isArray(body.detail)
+      ? body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ")
+      : String(body.detail ?? "");
+  } catch { /* not JSON */ }
+  return `${t("failed", { status: response.status })} ${detail}`.trim();
 }

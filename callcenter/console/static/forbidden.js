@@ -5,7 +5,7 @@ import { Header, html, useLanguage } from "./console.js";
 function Forbidden() {
   const [lang, t, choose] = useLanguage();
   return html`<${Header} title="callcenter" lang=${lang} choose=${choose} t=${t} />
-    <main class="message"><p role="alert">⛔ ${t("forbidden")}</p><a href="/">${t("to_my_page")}</a></main>`;
+    <main class="message"><p role="alert">⛔ ${t(location.pathname.startsWith("/administration/") ? "forbidden_admin" : "forbidden")}</p><a href="/">${t("to_my_page")}</a></main>`;
 }
 
 render(html`<${Forbidden} />`, document.getElementById("app"));

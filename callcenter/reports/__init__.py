@@ -1,0 +1,1 @@
+"""Reports over any period, aggregated in SQL."""
