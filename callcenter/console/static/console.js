@@ -68,6 +68,7 @@ export async function signOut() {
 // A page of another area adds its one line here; the server still decides who may open it.
 export const NAV = [
   ["/desktop", "nav_desktop", "agent"],
+  ["/supervisor", "nav_supervisor", "supervisor"],
   ["/wallboard", "nav_wallboard", "supervisor"],
   ["/call-search", "nav_calls", "supervisor"],
   ["/reports", "nav_reports", "supervisor"],

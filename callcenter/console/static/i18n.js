@@ -175,7 +175,8 @@ const MESSAGES = {
     // reports: top navigation, calls, reports, audit and admin pages (branch reports)
     nav_label: "Pages",
     nav_desktop: "Desktop",
-    nav_wallboard: "Wallboard",
+    nav_supervisor: "Supervisor",
+    nav_wallboard: "TV wallboard",
     nav_calls: "Calls",
     nav_reports: "Reports",
     nav_audit: "Audit log",
@@ -493,7 +494,8 @@ const MESSAGES = {
     // reports: top navigation, calls, reports, audit and admin pages (branch reports)
     nav_label: "Разделы",
     nav_desktop: "Рабочее место",
-    nav_wallboard: "Табло",
+    nav_supervisor: "Супервизор",
+    nav_wallboard: "ТВ-табло",
     nav_calls: "Звонки",
     nav_reports: "Отчёты",
     nav_audit: "Журнал аудита",
