@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0008_sup'
-down_revision = '0005_ledger_tables'
+down_revision = '0007_desk'
 branch_labels = None
 depends_on = None
 

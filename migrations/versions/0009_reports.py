@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0009_reports'
-down_revision = '0005_ledger_tables'
+down_revision = '0008_sup'
 branch_labels = None
 depends_on = None
 

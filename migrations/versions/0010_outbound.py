@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0010_outbound'
-down_revision = '0007_desk'  # merged desk: the lead re-chains
+down_revision = '0009_reports'
 branch_labels = None
 depends_on = None
 
