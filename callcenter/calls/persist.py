@@ -15,7 +15,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
@@ -30,6 +29,7 @@ from callcenter.queues.models import QueueEntry
 from callcenter.recordings.consent import settle_unknown_consent
 from callcenter.recordings.files import recording_row
 from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import with_tracks
 
 EVIDENCE_INFERRED, EVIDENCE_LIVE, EVIDENCE_LEDGER = 1, 2, 3
 # Callers who waited in a queue and were not answered: to be called back.
@@ -210,4 +210,5 @@ def callback_change(call: CallRecord) -> CallbackChange | None:
 
 def _delete_files(paths: set[str]) -> None:
     for path in paths:
-        Path(path).unlink(missing_ok=True)
+        for file in with_tracks(path):  # the recording and its per-speaker tracks
+            file.unlink(missing_ok=True)

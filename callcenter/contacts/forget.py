@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from pathlib import Path
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call
 from callcenter.contacts.models import Contact
 from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import with_tracks
 
 
 def forgotten(number: str, key: bytes) -> str:
@@ -27,8 +27,9 @@ async def forget_contact(session: AsyncSession, contact: Contact, key: bytes) ->
         or_(Call.caller.in_(numbers), Call.called.in_(numbers), Call.contact_id == contact.id))))
     recordings = list(await session.scalars(select(Recording).where(
         Recording.linkedid.in_(linkedids))))
-    for recording in recordings:
-        await asyncio.to_thread(Path(recording.path).unlink, missing_ok=True)
+    for recording in recordings:  # its tracks too; transcripts go with the rows (cascade)
+        for file in with_tracks(recording.path):
+            await asyncio.to_thread(file.unlink, missing_ok=True)
     await session.execute(delete(Recording).where(Recording.linkedid.in_(linkedids)))
     for number in numbers:
         hashed = forgotten(number, key)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.audit.log import audit
 from callcenter.contacts.lookup import find_by_number
 from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import with_tracks
 
 log = logging.getLogger(__name__)
 
@@ -44,4 +44,5 @@ async def settle_unknown_consent(session: AsyncSession, *, linkedid: str, caller
 
 def _unlink(paths: Sequence[str]) -> None:
     for path in paths:
-        Path(path).unlink(missing_ok=True)
+        for file in with_tracks(path):  # the recording and its per-speaker tracks
+            file.unlink(missing_ok=True)

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.audit.log import audit
 from callcenter.calls.models import Call
 from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import with_tracks
 
 log = logging.getLogger(__name__)
 
@@ -65,4 +65,5 @@ async def purge_expired(session: AsyncSession, *, now: datetime, default_days: i
 
 def _unlink(paths: list[str]) -> None:
     for path in paths:
-        Path(path).unlink(missing_ok=True)
+        for file in with_tracks(path):  # the recording and its per-speaker tracks
+            file.unlink(missing_ok=True)

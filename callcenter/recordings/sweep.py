@@ -24,6 +24,7 @@ from callcenter.calls.models import Call
 from callcenter.db import upsert
 from callcenter.recordings.files import recording_row
 from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import with_tracks
 
 log = logging.getLogger(__name__)
 
@@ -102,4 +103,5 @@ def _files_before(folders: list[Path], before: float) -> list[Path]:
 
 def _unlink(paths: list[str]) -> None:
     for path in paths:
-        Path(path).unlink(missing_ok=True)
+        for file in with_tracks(path):  # the recording and its per-speaker tracks
+            file.unlink(missing_ok=True)
