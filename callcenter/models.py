@@ -8,7 +8,9 @@ from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.db import Base
 from callcenter.queues.models import QueueEntry
 from callcenter.recordings.models import Recording
+from callcenter.speech.models import QAFlag, QAReview, QARule, SpeechJob, Transcript
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
-           "Callback", "CardField", "Contact", "ContactNumber", "QueueEntry", "Recording", "User"]
+           "Callback", "CardField", "Contact", "ContactNumber", "QAFlag", "QAReview", "QARule",
+           "QueueEntry", "Recording", "SpeechJob", "Transcript", "User"]
