@@ -14,6 +14,7 @@ from callcenter.calls.models import Call
 from callcenter.contacts.models import Contact
 from callcenter.recordings.models import Recording
 from callcenter.recordings.paths import with_tracks
+from callcenter.speech.models import QAReview
 
 
 def forgotten(number: str, key: bytes) -> str:
@@ -31,6 +32,8 @@ async def forget_contact(session: AsyncSession, contact: Contact, key: bytes) ->
         for file in with_tracks(recording.path):
             await asyncio.to_thread(file.unlink, missing_ok=True)
     await session.execute(delete(Recording).where(Recording.linkedid.in_(linkedids)))
+    # transcripts and QA flags go with the recordings (ON DELETE CASCADE); reviews' notes too
+    await session.execute(delete(QAReview).where(QAReview.linkedid.in_(linkedids)))
     for number in numbers:
         hashed = forgotten(number, key)
         await session.execute(update(Call).where(Call.caller == number).values(

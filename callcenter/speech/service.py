@@ -220,10 +220,13 @@ async def search(session: AsyncSession, query: str, viewer: Viewer, agent: str |
 
 async def flagged_calls(session: AsyncSession, *, queue: str | None = None,
                         agent: str | None = None, reviewed: bool | None = None,
-                        since: datetime | None = None, limit: int = 100,
+                        since: datetime | None = None, linkedid: str | None = None,
+                        limit: int = 100,
                         offset: int = 0) -> list[tuple[QAFlag, QAReview | None]]:
     query = (select(QAFlag, QAReview).outerjoin(QAReview, QAReview.linkedid == QAFlag.linkedid)
              .order_by(QAFlag.created_at.desc(), QAFlag.id.desc()))
+    if linkedid:
+        query = query.where(QAFlag.linkedid == linkedid)
     if queue:
         query = query.where(QAFlag.queue == queue)
     if agent:
@@ -238,7 +241,8 @@ async def flagged_calls(session: AsyncSession, *, queue: str | None = None,
 
 
 async def review(session: AsyncSession, linkedid: str, *, by: str, reviewed: bool,
-                 score: int | None, exemplary: bool, note: str | None) -> QAReview:
+                 score: int | None, exemplary: bool, note: str | None,
+                 commit: bool = True) -> QAReview:
     """A supervisor's verdict on a call (recorded and transcribed): replaces the last one."""
     if await session.scalar(select(Recording.id).where(Recording.linkedid == linkedid)
                             .limit(1)) is None:
@@ -249,7 +253,9 @@ async def review(session: AsyncSession, linkedid: str, *, by: str, reviewed: boo
         session.add(found)
     found.reviewed, found.score, found.exemplary, found.note = reviewed, score, exemplary, note
     found.reviewed_by, found.reviewed_at = by, datetime.now(UTC)
-    await session.commit()
+    await session.flush()
+    if commit:
+        await session.commit()
     return found
 
 
