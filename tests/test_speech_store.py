@@ -100,7 +100,8 @@ async def test_transcripts_flags_search_roles_and_deletion(database):
         # English stemming too
         session.add(Transcript(recording_id=boris_rec, linkedid=boris, speaker="agent",
                                language="en", text="it was your faults",
-                               created_at=datetime.now(UTC), words=[["it", 0, 1], ["was", 1, 2], ["your", 2, 3],
+                               created_at=datetime.now(UTC),
+                               words=[["it", 0, 1], ["was", 1, 2], ["your", 2, 3],
                                       ["faults", 3, 4]]))
         await session.commit()
         hits = [h for h in await speech.search(session, "fault", SUPERVISOR, None, language="en")
