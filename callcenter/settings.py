@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     speech_memory_mb: int = Field(4096, ge=256)  # per worker: a Vosk big model needs ~4 GB
     # Phrases also spotted on purpose by engines that can (pocketsphinx), besides QA rules'.
     speech_keywords: list[str] = Field(default_factory=list)
-    speech_kws_threshold: float = Field(1e-25, gt=0, lt=1)
+    speech_kws_threshold: float = Field(1e-30, gt=0, lt=1)
     # New recordings are looked for this often; older than speech_recent_hours at start-up
     # are left to `callcenter transcripts backfill`.
     speech_poll_seconds: float = Field(5.0, gt=0)

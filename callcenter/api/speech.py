@@ -44,7 +44,7 @@ class SearchHit(BaseModel):
     snippet: str
 
 
-@router.get("/transcripts/search", response_model=list[SearchHit], responses=errors(422))
+@router.get("/transcripts/search", response_model=list[SearchHit])
 async def search_transcripts(q: Query_, principal: Agent, db: DbDep,
                              language: Language | None = None, speaker: Speaker | None = None,
                              since: Timestamp | None = None, until: Timestamp | None = None,
@@ -145,7 +145,7 @@ async def list_rules(principal: Supervisor, db: DbDep,
     return [_rule(r) for r in await db.scalars(query)]
 
 
-@router.post("/qa/rules", response_model=RuleOut, status_code=201, responses=errors(422))
+@router.post("/qa/rules", response_model=RuleOut, status_code=201)
 async def add_rule(body: RuleIn, principal: Supervisor, db: DbDep,
                    service: ServiceDep) -> RuleOut:
     """A phrase evaluated on every transcript from now on (`callcenter transcripts
@@ -227,7 +227,7 @@ class ReviewIn(BaseModel):
     note: multiline(QAReview.note) | None = None
 
 
-@router.put("/qa/reviews/{linkedid}", response_model=ReviewOut, responses=errors(404, 422))
+@router.put("/qa/reviews/{linkedid}", response_model=ReviewOut, responses=errors(404))
 async def put_review(linkedid: Linkedid, body: ReviewIn, principal: Supervisor,
                      db: DbDep) -> ReviewOut:
     """A supervisor listened: reviewed, a score (0–100), kept as an example for training."""

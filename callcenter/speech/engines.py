@@ -44,7 +44,7 @@ class EngineSpec:
     model_dir: Path | None = None
     language: str = "ru"
     keywords: tuple[str, ...] = ()
-    kws_threshold: float = 1e-25
+    kws_threshold: float = 1e-30
 
     @property
     def name(self) -> str:
