@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from callcenter.api.app import create_app
 from callcenter.recordings.models import Recording
 from callcenter.recordings.paths import track_paths
 from callcenter.speech.runner import Speech
 from callcenter.users.models import User
+from callcenter.users.service import create_token, create_user
 from tests.integration.helpers import (
     bearer,
     login_agent,
@@ -82,10 +83,12 @@ async def test_forbidden_phrase_said_by_the_agent_is_found_and_flagged(
     transport = httpx.ASGITransport(app=create_app(service=service))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         sup = await bearer(service, "sup-speech")
-        anna = await bearer(service, "anna-speech", role="agent")
-        async with service.sessions() as session:  # the agent user is Anna
-            await session.execute(update(User).where(User.username == "anna-speech")
-                                  .values(agent_name="Anna"))
+        async with service.sessions() as session:  # Anna's own login
+            user = await session.scalar(select(User).where(User.username == "anna-speech"))
+            if user is None:
+                user = await create_user(session, username="anna-speech", role="agent",
+                                         agent_name="Anna", interface=speaking_agent)
+            anna = {"Authorization": f"Bearer {await create_token(session, user)}"}
             await session.commit()
         rule = await http.post("/qa/rules", headers=sup, json={
             "queue": "support", "kind": "forbidden", "phrase": "your fault", "language": "en"})
