@@ -166,27 +166,27 @@ class Hit:
 
 
 def _matches(dialect: str, query: str, language: str | None) -> object:
-    """Full text in PostgreSQL: the transcripts' GIN indexes, stemmed in Russian and English
-    (migration 0011); elsewhere each query word's stem as a substring."""
-    configs = [LANGUAGES[language]] if language else list(LANGUAGES.values())
+    """Full text in PostgreSQL: the transcripts' stored vector (Russian and English stems,
+    GIN-indexed, migration 0011) against the query stemmed in the language asked for, or in
+    both; elsewhere each query word's stem as a substring."""
+    codes = [language] if language else list(LANGUAGES)
     if dialect == "postgresql":
-        return or_(*(literal_column(f"to_tsvector('{c}'::regconfig, transcripts.text)").op("@@")(
-            func.websearch_to_tsquery(literal_column(f"'{c}'::regconfig"), query))
-            for c in configs))
-    words = tokens(query)
-    per_language = []
-    for code in ([language] if language else list(LANGUAGES)):
-        per_language.append(and_(*(func.lower(Transcript.text).contains(s)
-                                   for s in stems(" ".join(words), code))))
-    return or_(*per_language)
+        queries = [func.websearch_to_tsquery(literal_column(f"'{LANGUAGES[c]}'::regconfig"),
+                                             query) for c in codes]
+        wanted = queries[0] if len(queries) == 1 else queries[0].op("||")(queries[1])
+        return literal_column("transcripts.search_vector").op("@@")(wanted)
+    return or_(*(and_(*(func.lower(Transcript.text).contains(s) for s in stems(query, code)))
+                 for code in codes))
 
 
 async def search(session: AsyncSession, query: str, viewer: Viewer, agent: str | None, *,
                  language: str | None = None, speaker: str | None = None,
                  since: datetime | None = None, until: datetime | None = None,
                  limit: int = 50, offset: int = 0) -> list[Hit]:
-    """Transcripts that say the query (any form of its words), newest calls first, each with
-    the second of the first mention, for a player to jump there."""
+    """Transcripts that say the query (any form of its words), newest first, each with the
+    second of the first mention, for a player to jump there. Newest by transcript, not by
+    the call's start: the index walked backwards stops at `limit` even for a word said in
+    most calls (the call order would sort every match first)."""
     if not tokens(query):
         return []
     dialect = session.bind.dialect.name
@@ -194,13 +194,15 @@ async def search(session: AsyncSession, query: str, viewer: Viewer, agent: str |
                  .join(Call, Call.linkedid == Transcript.linkedid)
                  .where(_matches(dialect, query, language)))
     statement = _visible(statement, viewer, agent)
+    if language:
+        statement = statement.where(Transcript.language == language)
     if speaker:
         statement = statement.where(Transcript.speaker == speaker)
     if since:
         statement = statement.where(Call.started_at >= since)
     if until:
         statement = statement.where(Call.started_at < until)
-    statement = statement.order_by(Call.started_at.desc(), Transcript.id.desc())
+    statement = statement.order_by(Transcript.id.desc())
     hits = []
     for transcript, call_agent, queue, started_at in (
             await session.execute(statement.limit(limit).offset(offset))).all():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import snowballstemmer
 
@@ -34,7 +34,9 @@ def tokens(text: str) -> list[str]:
     return [t.replace("ё", "е") for t in _WORD.findall(text.lower())]
 
 
+@lru_cache(maxsize=65536)
 def stem(token: str, language: str) -> str:
+    """Cached: a search stems every word of each hit's transcript, and talk repeats itself."""
     return _stemmer(language).stemWord(token)
 
 
