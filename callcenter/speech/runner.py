@@ -48,6 +48,7 @@ class Speech:
         self.transcribed = 0
         self.failed = 0
         self.audio_seconds = 0.0
+        self.last_id = 0  # the last recording a batch took (backfill's cursor)
         self._wake = asyncio.Event()
         self._started = datetime.now(UTC)
 
