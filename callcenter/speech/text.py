@@ -74,7 +74,13 @@ def find_phrase(phrase: str, words: Sequence[Word], language: str) -> list[Match
 
 def first_mention(query_stems: set[str], words: Sequence[Word], language: str) -> Word | None:
     """The first word said whose stem is one of the query's: where a player should jump."""
+    # Snowball only rewrites a word's ending: a word not holding a stem's first letters
+    # cannot have it (a search reads 50 transcripts: most words are skipped by this)
+    heads = tuple({s[:4] for s in query_stems if s})
     for word in words:
+        lowered = word.text.lower().replace("ё", "е")
+        if not any(head in lowered for head in heads):
+            continue
         if any(stem(t, language) in query_stems for t in tokens(word.text)):
             return word
     return None
