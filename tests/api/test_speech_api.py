@@ -3,8 +3,15 @@ rules (422 naming the field), flags, reviews and the report."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from callcenter.calls.models import Call
+from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import track_path
+from callcenter.recordings.retention import purge_expired
 from callcenter.speech import service as speech
 from callcenter.speech.engines import TrackWords
+from callcenter.speech.models import QAReview
 from callcenter.speech.text import Word
 
 
@@ -97,3 +104,45 @@ async def test_rules_flags_reviews_report(api, customer):
     status = (await api.get("/transcripts/status", "supervisor")).json()
     assert status == {"enabled": False, "engine": "off", "language": None, "error": None,
                       "transcribed": 0, "failed": 0}
+
+
+async def test_forget_me_and_retention_delete_transcripts_with_their_recordings(api, customer):
+    # the tracks MixMonitor wrote beside the mixed file go too
+    track = track_path(customer["path"], "agent")
+    track.parent.mkdir(parents=True, exist_ok=True)
+    track.write_bytes(customer["path"].read_bytes())
+    await _transcribe(api, customer)
+    await api.post("/qa/rules", "supervisor", json={"kind": "forbidden", "phrase": "сбой"})
+    await api.client.put("/qa/reviews/call-anna", headers=api.headers("supervisor"),
+                         json={"note": "перезвонить Ивану"})
+    assert (await api.get("/transcripts", "supervisor",
+                          params={"linkedid": "call-anna"})).status_code == 200
+
+    forgotten = await api.client.delete(f"/contacts/{customer['contact_id']}",
+                                        headers=api.headers("admin"), params={"forget": True})
+    assert forgotten.status_code == 200, forgotten.text
+    for linkedid in ("call-anna", "call-boris"):
+        assert (await api.get("/transcripts", "supervisor",
+                              params={"linkedid": linkedid})).status_code == 404
+        assert (await api.get("/qa/flags", "supervisor",
+                              params={"linkedid": linkedid})).json() == []
+    assert (await api.get("/transcripts/search", "supervisor", params={"q": "сбой"})).json() == []
+    assert not customer["path"].exists() and not track.exists()
+
+    # retention: a transcript expires with its recording
+    async with api.service.sessions() as session:
+        assert await session.get(QAReview, "call-anna") is None  # its note named the caller
+        when = datetime(2020, 1, 1, tzinfo=UTC)
+        session.add(Call(linkedid="old-call", direction="inbound", started_at=when,
+                         answered_at=when, ended_at=when, agent="Anna", outcome="answered",
+                         end_inferred=False))
+        old = Recording(linkedid="old-call", path=str(customer["path"].with_name("old.wav")),
+                        format="wav", created_at=when)
+        session.add(old)
+        await session.commit()
+        await speech.save_transcription(session, old.id, "old-call", [
+            TrackWords("agent", "ru", said("это сбой"), 2.0)], "test")
+        assert [h.linkedid for h in await speech.search(
+            session, "сбой", speech.Viewer("supervisor"), None)] == ["old-call"]
+        await purge_expired(session, now=datetime.now(UTC), default_days=30, days_by_queue={})
+        assert await speech.search(session, "сбой", speech.Viewer("supervisor"), None) == []
