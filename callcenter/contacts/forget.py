@@ -13,7 +13,7 @@ from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call
 from callcenter.contacts.models import Contact
 from callcenter.recordings.models import Recording
-from callcenter.recordings.paths import with_tracks
+from callcenter.recordings.paths import delete_recordings
 from callcenter.speech.models import QAReview
 
 
@@ -28,9 +28,8 @@ async def forget_contact(session: AsyncSession, contact: Contact, key: bytes) ->
         or_(Call.caller.in_(numbers), Call.called.in_(numbers), Call.contact_id == contact.id))))
     recordings = list(await session.scalars(select(Recording).where(
         Recording.linkedid.in_(linkedids))))
-    for recording in recordings:  # its tracks too; transcripts go with the rows (cascade)
-        for file in with_tracks(recording.path):
-            await asyncio.to_thread(file.unlink, missing_ok=True)
+    # their tracks too; transcripts and QA flags go with the rows (ON DELETE CASCADE)
+    await asyncio.to_thread(delete_recordings, [r.path for r in recordings])
     await session.execute(delete(Recording).where(Recording.linkedid.in_(linkedids)))
     # transcripts and QA flags go with the recordings (ON DELETE CASCADE); reviews' notes too
     await session.execute(delete(QAReview).where(QAReview.linkedid.in_(linkedids)))

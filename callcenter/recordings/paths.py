@@ -11,6 +11,7 @@ Paths are built here from the Linkedid, never taken from a request."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -40,6 +41,14 @@ def track_paths(recording: str | Path) -> dict[str, Path]:
 def with_tracks(recording: str | Path) -> list[Path]:
     """The recording's file and its tracks' (which may not exist): what deleting it deletes."""
     return [Path(recording), *track_paths(recording).values()]
+
+
+def delete_recordings(paths: Iterable[str | Path]) -> None:
+    """Deletes recordings' files with their tracks (blocking: call it in a thread). The one
+    way every deleter (retention, forget-me, unanswered, opted out, sweep) removes audio."""
+    for path in paths:
+        for file in with_tracks(path):
+            file.unlink(missing_ok=True)
 
 
 def mixmonitor_options(recording: Path, read_speaker: str) -> str:
