@@ -271,7 +271,15 @@ def transcribe(spec: EngineSpec, recording: str, phrases: Sequence[str]) -> list
     engine = _engine(spec)
     found = []
     for speaker, path in tracks:
-        pcm, rate = read_wav(path)
         found.append(TrackWords(speaker, engine.language, engine.transcribe(path, phrases),
-                                round(len(pcm) / 2 / rate, 3) if rate else 0.0))
+                                _seconds(path)))
     return found
+
+
+def _seconds(path: Path) -> float:
+    """The WAV's length from its header (the engine has read the audio itself)."""
+    try:
+        with wave.open(str(path)) as wav:
+            return round(wav.getnframes() / wav.getframerate(), 3)
+    except (wave.Error, EOFError, ZeroDivisionError) as exc:
+        raise EngineError(f"{path.name}: unreadable WAV ({exc})") from exc
