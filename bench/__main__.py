@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one table (also bench/results.json), each figure beside its
 baseline measured in the same run.
 
-    python -m bench [--only ami|ledger|api|agi|heavy|wallboard|reports|pages]
+    python -m bench [--only ami|ledger|api|agi|heavy|wallboard|reports|pages|speech]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bench import (
     ledger_catchup,
     reports,
     service_api,
+    speech,
     wallboard,
 )
 from bench.common import Result, postgres
@@ -31,7 +32,7 @@ from tests.rig import unavailable_reason
 SUITES = {"ami": ami_ingest.run, "ledger": ledger_catchup.run, "api": service_api.run,
           "agi": agi_load.run, "heavy": heavy_web.run,
           "reports": reports.run, "pages": console_pages.run,
-          "wallboard": wallboard.run}
+          "wallboard": wallboard.run, "speech": speech.run}
 
 
 def table(results: list[Result]) -> str:

@@ -86,7 +86,7 @@ def _main(argv: list[str] | None) -> int:
         handler = (USER_ACTIONS[args.action] if args.command == "user" else
                    {"contacts": _contacts_import, "recordings": _purge,
                     "projects": _project_import,
-                    "spool": _spool_replay}[args.command])
+                    "spool": _spool_replay, "transcripts": _transcripts_backfill}[args.command])
         return asyncio.run(handler(settings, args))
 
 
@@ -137,6 +137,13 @@ def _parser() -> argparse.ArgumentParser:
     recordings = sub.add_parser("recordings", help="recordings").add_subparsers(
         dest="action", required=True)
     recordings.add_parser("purge", help="delete recordings past their retention")
+
+    transcripts = sub.add_parser("transcripts", help="speech analytics").add_subparsers(
+        dest="action", required=True)
+    backfill = transcripts.add_parser("backfill", help="transcribe recordings that have no "
+                                      "transcript yet (and evaluate the QA rules on them)")
+    backfill.add_argument("--retry-failed", action="store_true",
+                          help="also those the engine failed on before")
 
     spool = sub.add_parser("spool", help="records kept on disk").add_subparsers(
         dest="action", required=True)
@@ -455,6 +462,27 @@ async def _purge(settings: Settings, args: argparse.Namespace) -> int:
         print(f"deleted recording {item.recording_id} (call {item.linkedid}, queue {item.queue})")
     print(f"{len(expired)} expired recordings deleted")
     return 0
+
+
+async def _transcripts_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    """Old recordings through the engine the settings name, in its worker processes."""
+    from callcenter.db import create_engine, session_factory
+    from callcenter.speech.runner import Speech
+
+    speech = Speech(settings, session_factory(engine := create_engine(settings.database_url)))
+    try:
+        if not speech.configured:
+            raise CliError("speech_engine is off: set CALLCENTER_SPEECH_ENGINE (README "
+                           "\"Speech analytics\")")
+        if not await speech.start():
+            raise CliError(f"speech engine unusable: {speech.error}")
+        done = await speech.backfill(retry_failed=args.retry_failed)
+    finally:
+        speech.shutdown()
+        await engine.dispose()
+    print(f"{done} recordings processed: {speech.transcribed} transcribed, "
+          f"{speech.failed} failed")
+    return 0 if not speech.failed else 1
 
 
 async def _spool_replay(settings: Settings, args: argparse.Namespace) -> int:

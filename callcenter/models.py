@@ -18,10 +18,12 @@ from callcenter.projects.models import (
 from callcenter.queues.models import DisplayToken, QueueEntry, QueueSettings
 from callcenter.recordings.models import Recording
 from callcenter.scripts.models import QueueScript, Script, ScriptAnswer, ScriptRun, ScriptVersion
+from callcenter.speech.models import QAFlag, QAReview, QARule, SpeechJob, Transcript
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
            "CallWrapup", "Callback", "CardField", "Contact", "ContactNumber", "DisplayToken",
            "Disposition", "DncNumber", "PauseReason", "Project", "ProjectAgent", "ProjectAttempt",
-           "ProjectEntry", "QueueEntry", "QueueScript", "QueueSettings", "Recording", "Script",
-           "ScriptAnswer", "ScriptRun", "ScriptVersion", "User", "WrapupPolicy"]
+           "ProjectEntry", "QAFlag", "QAReview", "QARule", "QueueEntry", "QueueScript",
+           "QueueSettings", "Recording", "Script", "ScriptAnswer", "ScriptRun", "ScriptVersion",
+           "SpeechJob", "Transcript", "User", "WrapupPolicy"]

@@ -134,6 +134,34 @@ def _redact_match(match: re.Match[str]) -> str:
     return mask_number(digits)
 
 
+# Numbers as a speech engine writes them: digits, or words (Russian and English, any form).
+_NUMBER_WORD = re.compile(r"""^(?:
+    ноль|нол[ья]|один|одна|одно|одного|одной|два|две|двух|три|трех|трёх|четыре|четырех|пять|шесть
+  | семь|восемь|девять|десять|[а-я]*надцать|двадцать|тридцать|сорок|пятьдесят|шестьдесят
+  | семьдесят|восемьдесят|девяносто|сто|двести|триста|четыреста|[а-я]*сот|тысяч[аи]?
+  | zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[a-z]+teen
+  | twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|double|triple
+  | \d+)$""", re.VERBOSE)
+SPOKEN_NUMBER_RUN = 3  # "two minutes" stays; "nine one six ..." (a number read out) does not
+
+
+def redact_spoken(words: list[str]) -> list[str]:
+    """A transcript's words as agents may see them: a number read out word by word (three or
+    more number words or digit groups in a row: a phone, card or passport number) is masked
+    whole, and anything else masked as in text (`redact_text`)."""
+    shown = [redact_text(word) for word in words]
+    run: list[int] = []
+    for i, word in enumerate([*words, ""]):
+        if word and _NUMBER_WORD.match(word.lower().strip(".,;:!?-")):
+            run.append(i)
+            continue
+        if len(run) >= SPOKEN_NUMBER_RUN:
+            for j in run:
+                shown[j] = "***"
+        run = []
+    return shown
+
+
 def restricted_content(text: str) -> str | None:
     """What in a text may not be shown to agents ("an e-mail address", "a phone or identity
     document number"); None when nothing."""

@@ -37,6 +37,7 @@ from callcenter.recordings.retention import purge_expired
 from callcenter.recordings.sweep import SweepReport, sweep_orphans
 from callcenter.runtime import settle
 from callcenter.settings import Settings
+from callcenter.speech.runner import Speech
 from callcenter.supervisor import SupervisedTask, Supervisor
 from callcenter.users.security import Keys
 from callcenter.users.throttle import LoginThrottle
@@ -122,6 +123,8 @@ class Service:
         self.workers = Workers(settings.import_processes)
         self.imports = Slots("imports", settings.max_imports, retry_after=10)
         self.conversions = Slots("conversions", settings.max_conversions, retry_after=5)
+        # transcripts and QA rules, in worker processes of their own (web pool, not telephony's)
+        self.speech = Speech(settings, self.sessions)
         self._read_metrics()
         # who a bearer token belongs to: looked up at most every 10 s per token
         self.principals: TTLCache[object] = TTLCache(10)
@@ -185,6 +188,8 @@ class Service:
         self.supervise("recordings-sweep", self._sweep_recordings)
         self.supervise("dialler", self.dialler.run)
         self.supervise("today-figures", self.today.run)
+        if self.speech.configured:
+            self.supervise("speech", self.speech.run)
         await self._open_telephony_pool()
         settle()  # download buffers go back to the system; start-up objects out of full GCs
         log.info("callcenter started")
@@ -221,6 +226,7 @@ class Service:
             await self.writer.save_pending()  # nothing is lost: the next start writes them
         await self.writer.close()
         self.workers.shutdown()
+        self.speech.shutdown()
         await self.engine.dispose()
         await self.telephony_engine.dispose()
         log.info("callcenter stopped")
@@ -264,6 +270,8 @@ class Service:
             # recording files of no known call, found by the last sweep: for a person to look at
             "recordings": {"unplaced_files": len(self.last_sweep.unknown)
                            if self.last_sweep is not None else None},
+            # off by settings, or off because its model is missing or broken (error says)
+            "speech": self.speech.health(),
         }
         down = _down(parts)
         return {"status": "degraded" if down else "ok", "down": down, **parts}

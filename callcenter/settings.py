@@ -136,6 +136,22 @@ class Settings(BaseSettings):
     import_processes: int = Field(1, ge=1)
     max_conversions: int = Field(4, ge=1)
 
+    # Speech analytics (README "Speech analytics"): an offline engine transcribing recordings
+    # in `speech_processes` worker processes. "off", "pocketsphinx" (tests: en-US model in
+    # the wheel), "vosk" or "faster-whisper" (production: a model in speech_model_dir).
+    speech_engine: Literal["off", "pocketsphinx", "vosk", "faster-whisper"] = "off"
+    speech_model_dir: Path | None = None
+    speech_language: Literal["ru", "en"] = "ru"
+    speech_processes: int = Field(1, ge=1, le=64)
+    speech_memory_mb: int = Field(4096, ge=256)  # per worker: a Vosk big model needs ~4 GB
+    # Phrases also spotted on purpose by engines that can (pocketsphinx), besides QA rules'.
+    speech_keywords: list[str] = Field(default_factory=list)
+    speech_kws_threshold: float = Field(1e-30, gt=0, lt=1)
+    # New recordings are looked for this often; older than speech_recent_hours at start-up
+    # are left to `callcenter transcripts backfill`.
+    speech_poll_seconds: float = Field(5.0, gt=0)
+    speech_recent_hours: float = Field(24.0, gt=0)
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -2,7 +2,8 @@
 # Installs the Debian packages a purpose needs, when missing (as root, on Debian/Ubuntu).
 #   system-deps.sh python   venv support for `make run`
 #   system-deps.sh test     + debootstrap, PostgreSQL binaries, sipp, ffmpeg, chromium (the
-#                           console's browser tests, driven by Playwright) for `make test`
+#                           console's browser tests, driven by Playwright), espeak-ng and
+#                           sox (speech analytics' tests) for `make test`
 set -euo pipefail
 want=()
 need() { command -v "$1" >/dev/null 2>&1 || want+=("$2"); }
@@ -14,6 +15,9 @@ case "${1:-test}" in
     need ffmpeg ffmpeg
     need chromium chromium
     need runuser util-linux
+    # speech analytics' tests: speech synthesised and made telephone audio
+    need espeak-ng espeak-ng
+    need sox sox
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
     ;;
 esac

@@ -25,7 +25,7 @@ from callcenter.callbacks.service import request_callback
 from callcenter.contacts.lookup import Caller, caller_by_number
 from callcenter.ivr.config import Action, IVRConfig, Menu
 from callcenter.phone import region_of, to_e164
-from callcenter.recordings.paths import recording_path
+from callcenter.recordings.paths import mixmonitor_options, recording_path
 from callcenter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,14 +96,19 @@ class Routes:
                 log.info("consent unknown (database unavailable): not recorded",
                          extra={"channel": agi.request.channel})
                 return
-        await self.record(agi)
+        await self._record(agi, read_speaker="customer")  # the caller's own channel
 
     async def record(self, agi: Session) -> None:
-        """Starts MixMonitor into <recordings>/<yyyy>/<mm>/<dd>/<linkedid>.<format>."""
+        """Starts MixMonitor on a call an agent's phone places (its channel: the agent)."""
+        await self._record(agi, read_speaker="agent")
+
+    async def _record(self, agi: Session, *, read_speaker: str) -> None:
+        """Starts MixMonitor into <recordings>/<yyyy>/<mm>/<dd>/<linkedid>.<format>, each
+        direction also to its own track (recordings/paths.py): who said what is known."""
         linkedid = await agi.get_variable("CHANNEL(linkedid)") or agi.request.uniqueid
         path = recording_path(self.settings.recordings_dir, linkedid, datetime.now(UTC),
                               self.settings.recording_format)
-        await agi.exec("MixMonitor", str(path))
+        await agi.exec("MixMonitor", f"{path},{mixmonitor_options(path, read_speaker)}")
         await agi.set_variable("CC_RECORDING", str(path))
         log.info("recording started", extra={"linkedid": linkedid})
 

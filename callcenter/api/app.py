@@ -28,6 +28,7 @@ from callcenter.api import (
     reports,
     screenpop,
     scripts,
+    speech,
     supervisor,
     wallboard,
 )
@@ -80,10 +81,26 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.state.service = service
     app.add_exception_handler(Busy, _busy)
     app.add_middleware(metrics.HttpLatency, histogram=service.metrics.http_seconds)
-    routers = [module.router for module in (health, metrics, auth, calls, screenpop, contacts,
-                                            recordings, agents, queues, callbacks, admin,
-                                            supervisor, wallboard, projects, scripts, dispositions,
-                                            reports)]
+    routers = [module.router for module in (
+        health,
+        metrics,
+        auth,
+        calls,
+        screenpop,
+        contacts,
+        recordings,
+        agents,
+        queues,
+        callbacks,
+        admin,
+        supervisor,
+        wallboard,
+        projects,
+        scripts,
+        dispositions,
+        reports,
+        speech,
+    )]
     errors.install(app, routers)
     for router in routers:
         app.include_router(router)

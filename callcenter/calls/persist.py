@@ -15,7 +15,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
@@ -30,6 +29,7 @@ from callcenter.queues.models import QueueEntry
 from callcenter.recordings.consent import settle_unknown_consent
 from callcenter.recordings.files import recording_row
 from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import delete_recordings
 
 EVIDENCE_INFERRED, EVIDENCE_LIVE, EVIDENCE_LEDGER = 1, 2, 3
 # Callers who waited in a queue and were not answered: to be called back.
@@ -166,7 +166,7 @@ async def _save_recordings(session: AsyncSession, calls: list[CallRecord], *, fi
         paths = {p for c in dropped for p in c.recordings}
         paths |= set(await session.scalars(select(Recording.path).where(
             Recording.linkedid.in_(doomed))))
-        await asyncio.to_thread(_delete_files, paths)
+        await asyncio.to_thread(delete_recordings, paths)
         await session.execute(delete(Recording).where(Recording.linkedid.in_(doomed)))
     recordings = await asyncio.to_thread(  # stats files: off the event loop
         lambda: [recording_row(c.linkedid, path, c.answered_at or c.started_at)
@@ -207,7 +207,3 @@ def callback_change(call: CallRecord) -> CallbackChange | None:
                               "abandoned", call.wait_seconds)
     return None
 
-
-def _delete_files(paths: set[str]) -> None:
-    for path in paths:
-        Path(path).unlink(missing_ok=True)

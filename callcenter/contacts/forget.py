@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from pathlib import Path
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +14,8 @@ from callcenter.calls.models import Call
 from callcenter.contacts.models import Contact
 from callcenter.dispositions.models import CallWrapup
 from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import delete_recordings
+from callcenter.speech.models import QAReview
 
 
 def forgotten(number: str, key: bytes) -> str:
@@ -28,9 +29,11 @@ async def forget_contact(session: AsyncSession, contact: Contact, key: bytes) ->
         or_(Call.caller.in_(numbers), Call.called.in_(numbers), Call.contact_id == contact.id))))
     recordings = list(await session.scalars(select(Recording).where(
         Recording.linkedid.in_(linkedids))))
-    for recording in recordings:
-        await asyncio.to_thread(Path(recording.path).unlink, missing_ok=True)
+    # their tracks too; transcripts and QA flags go with the rows (ON DELETE CASCADE)
+    await asyncio.to_thread(delete_recordings, [r.path for r in recordings])
     await session.execute(delete(Recording).where(Recording.linkedid.in_(linkedids)))
+    # transcripts and QA flags go with the recordings (ON DELETE CASCADE); reviews' notes too
+    await session.execute(delete(QAReview).where(QAReview.linkedid.in_(linkedids)))
     for number in numbers:
         hashed = forgotten(number, key)
         await session.execute(update(Call).where(Call.caller == number).values(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.audit.log import audit
 from callcenter.contacts.lookup import find_by_number
 from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import delete_recordings
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ async def settle_unknown_consent(session: AsyncSession, *, linkedid: str, caller
     rows = (await session.execute(
         select(Recording.id, Recording.path).where(Recording.linkedid == linkedid))).all()
     paths = sorted({*recordings, *(path for _id, path in rows)})
-    await asyncio.to_thread(_unlink, paths)
+    await asyncio.to_thread(delete_recordings, paths)
     if rows:
         await session.execute(delete(Recording).where(Recording.linkedid == linkedid))
     audit(session, username="system", action="recording.deleted_opt_out", object_type="call",
@@ -41,7 +41,3 @@ async def settle_unknown_consent(session: AsyncSession, *, linkedid: str, caller
              extra={"linkedid": linkedid, "contact_id": contact.id, "files": len(paths)})
     return True
 
-
-def _unlink(paths: Sequence[str]) -> None:
-    for path in paths:
-        Path(path).unlink(missing_ok=True)

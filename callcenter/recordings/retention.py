@@ -6,7 +6,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.audit.log import audit
 from callcenter.calls.models import Call
 from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import delete_recordings
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ async def purge_expired(session: AsyncSession, *, now: datetime, default_days: i
         if not rows:
             break
         found = [Expired(*row) for row in rows]
-        await asyncio.to_thread(_unlink, [item.path for item in found])
+        await asyncio.to_thread(delete_recordings, [item.path for item in found])
         for item in found:
             audit(session, username="system", action="recording.expire",
                   object_type="recording", object_id=item.recording_id,
@@ -62,7 +62,3 @@ async def purge_expired(session: AsyncSession, *, now: datetime, default_days: i
         log.info("expired recordings deleted", extra={"count": len(expired)})
     return expired
 
-
-def _unlink(paths: list[str]) -> None:
-    for path in paths:
-        Path(path).unlink(missing_ok=True)

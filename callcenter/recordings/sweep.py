@@ -24,6 +24,7 @@ from callcenter.calls.models import Call
 from callcenter.db import upsert
 from callcenter.recordings.files import recording_row
 from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import delete_recordings
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ async def sweep_orphans(session: AsyncSession, recordings_dir: Path, *, older_th
         await session.execute(upsert(session.bind.dialect.name, Recording.__table__)
                               .on_conflict_do_nothing(index_elements=["path"]), rows)
     if report.deleted:
-        await asyncio.to_thread(_unlink, report.deleted)
+        await asyncio.to_thread(delete_recordings, report.deleted)
         await session.execute(delete(Recording).where(Recording.path.in_(report.deleted)))
         for path in report.deleted:
             audit(session, username="system", action="recording.deleted_unanswered",
@@ -99,7 +100,3 @@ def _files_before(folders: list[Path], before: float) -> list[Path]:
                 continue
     return found
 
-
-def _unlink(paths: list[str]) -> None:
-    for path in paths:
-        Path(path).unlink(missing_ok=True)

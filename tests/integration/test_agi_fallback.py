@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from callcenter.calls.clicktocall import click_to_call
 from callcenter.recordings.models import Recording
-from callcenter.recordings.paths import recording_path
+from callcenter.recordings.paths import recording_path, track_paths
 from tests.integration.helpers import (
     login_agent,
     logout_everyone,
@@ -94,6 +94,9 @@ async def test_unreachable_service_still_gives_the_notice_and_a_recording(
     assert "CC_AGI_STATUS=FALLBACK" in statuses
     assert "CC_RECORDING_CONSENT=unknown" in statuses
     assert path.is_file() and path.stat().st_size > 44
+    # the dialplan splits the speakers as the service does: caller's channel, so r() is them
+    assert {speaker: track.stat().st_size > 44
+            for speaker, track in track_paths(path).items()} == {"agent": True, "customer": True}
     async with service.sessions() as session:  # linked to its call like any other
         linked = await session.scalars(select(Recording.path)
                                        .where(Recording.linkedid == linkedid))

@@ -1,0 +1,1 @@
+"""Speech analytics: transcripts of recordings, search over them, QA phrase rules."""
