@@ -261,7 +261,12 @@ class Dialler:
 
     async def _send(self, fields: dict[str, object], linkedid: str) -> None:
         try:
-            await self.ami.action(fields)
+            response = await self.ami.action(fields)
+            if response.get("Event") == "OriginateResponse":
+                # The call's outcome came before Asterisk's "queued" acknowledgement: the AMI
+                # client took the event (it carries ActionID and Response) for the action's
+                # answer, so no subscriber saw it. It is this call's result all the same.
+                self.on_event(response)
         except Exception as exc:  # refused or AMI gone: the attempt failed, the agent is free
             log.warning("dialler originate refused", extra={"linkedid": linkedid,
                                                             "error": repr(exc)})

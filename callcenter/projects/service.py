@@ -247,18 +247,23 @@ async def claim_next(session: AsyncSession, project: Project, now: datetime, *,
     do-not-call list on the way are rescheduled or set aside, never returned."""
     rules = rules_of(project)
     for _ in range(limit):
-        query = (select(ProjectEntry)
+        # the do-not-call check rides along: one round trip per number
+        blocked = exists().where(
+            DncNumber.number == ProjectEntry.phone,
+            or_(DncNumber.project_id.is_(None), DncNumber.project_id == project.id))
+        query = (select(ProjectEntry, blocked)
                  .where(ProjectEntry.project_id == project.id, ProjectEntry.state == "queued",
                         ProjectEntry.next_at <= now)
                  .order_by(ProjectEntry.next_at, ProjectEntry.id).limit(1))
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        entry = await session.scalar(query)
-        if entry is None:
+            query = query.with_for_update(of=ProjectEntry, skip_locked=True)
+        row = (await session.execute(query)).first()
+        if row is None:
             return None
+        entry, listed = row
         why = core.may_dial(now=now, zones=zones_of(entry), hours=rules.hours,
                             attempts=entry.attempts, max_attempts=rules.max_attempts,
-                            on_dnc=await on_dnc(session, project.id, entry.phone))
+                            on_dnc=bool(listed))
         if why is None:
             entry.state, entry.held_by, entry.held_at = "calling", holder, now
             return entry

@@ -117,6 +117,8 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
         project_id = project.id
     assert report.added == 30 and len(report.dnc) == len(dnc)
 
+    seen: list[dict[str, str]] = []  # for the failure message: what Asterisk said
+    unsubscribe = service.ami.subscribe(seen.append, frozenset({"OriginateResponse", "Hangup"}))
     stop = asyncio.Event()
     results = asyncio.create_task(_give_dispositions(service, stop, clock))
     try:
@@ -132,6 +134,7 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
     finally:
         stop.set()
         await results
+        unsubscribe()
         await logout_everyone(service, "sales")
 
     async with service.sessions() as session:
@@ -144,28 +147,32 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
         phone = next(p for p, e in entries.items() if e.id == attempt.entry_id)
         by_number.setdefault(phone, []).append(attempt)
 
+    def said(number: str) -> list[dict[str, str | None]]:
+        return [{k: e.get(k) for k in ("Event", "Channel", "Reason", "Uniqueid", "Cause")}
+                for e in seen if number[1:] in e.get("Channel", "")]
+
     for number in numbers:
         entry, tried = entries[number], by_number.get(number, [])
         kind = number[-1]
         if number in dnc:
             assert tried == [] and entry.state == "dnc", number
         elif kind == "5":  # busy, then answered 10 minutes later
-            assert [a.result for a in tried] == ["busy", "answered"], number
+            assert [a.result for a in tried] == ["busy", "answered"], (number, said(number))
             assert tried[1].started_at - tried[0].started_at == timedelta(minutes=10)
             assert entry.state == "done" and entry.success
         elif kind == "6":  # busy every time: three attempts 10 minutes apart, then done
-            assert [a.result for a in tried] == ["busy"] * 3, number
+            assert [a.result for a in tried] == ["busy"] * 3, (number, said(number))
             assert [a.started_at for a in tried] == [T0, T0 + timedelta(minutes=10),
                                                      T0 + timedelta(minutes=20)]
             assert entry.state == "done"
         elif kind == "7":  # no answer: again after an hour, then waiting for the third
-            assert [a.result for a in tried] == ["no_answer"] * 2, number
+            assert [a.result for a in tried] == ["no_answer"] * 2, (number, said(number))
             assert tried[1].started_at == T0 + timedelta(minutes=61)
             assert (entry.state, entry.next_at) == ("queued", T0 + timedelta(minutes=121))
         elif kind == "9":
             assert [a.result for a in tried][:1] == ["congestion"], number
         else:
-            assert [a.result for a in tried] == ["answered"], number
+            assert [a.result for a in tried] == ["answered"], (number, said(number))
             assert tried[0].disposition == "sale" and entry.state == "done" and entry.success
     for number in tokyo:
         assert by_number.get(number) is None and entries[number].state == "queued"
