@@ -11,6 +11,7 @@ The clock is injectable: retries and calling hours follow `clock()`, which tests
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -77,6 +78,8 @@ class Dialler:
         self.calls_placed = 0
         # when each agent was last seen free (monotonic): the bench measures free -> ringing
         self.freed_at: dict[str, float] = {}
+        # the last calls' results and how they were reached (diagnosis: /health, tests)
+        self.history: collections.deque[tuple[str, str, str]] = collections.deque(maxlen=500)
 
     # --- events -------------------------------------------------------------------------
 
@@ -99,7 +102,7 @@ class Dialler:
         if kind == "OriginateResponse":
             placed.reason = int(event.get("Reason") or 0)
             if placed.reason != 4 or placed.hung_up:  # over: not answered, or already gone
-                self._finish(placed, cause=placed.hangup_cause)
+                self._finish(placed, cause=placed.hangup_cause, how="originate")
         elif kind == "VarSet" and event.get("Variable") == "DIALSTATUS":
             placed.dial_status = event.get("Value") or None
             if placed.dial_status == "ANSWER" and placed.answered_at is None:
@@ -110,7 +113,7 @@ class Dialler:
             # a channel that never answered can hang up before Originate's answer arrives:
             # the result is that answer's Reason, so it is awaited
             if placed.reason is not None:
-                self._finish(placed, cause=placed.hangup_cause)
+                self._finish(placed, cause=placed.hangup_cause, how="hangup")
 
     def result_of(self, placed: Placed, cause: int | None) -> str:
         """Progressive: the customer's line (Originate's Reason), then whether the agent
@@ -125,10 +128,12 @@ class Dialler:
             return "failed"
         return DIAL_STATUS.get(placed.dial_status, "failed")
 
-    def _finish(self, placed: Placed, cause: int | None) -> None:
+    def _finish(self, placed: Placed, cause: int | None, how: str = "") -> None:
         if self.placed.pop(placed.linkedid, None) is None:
             return
         result = self.result_of(placed, cause)
+        self.history.append((placed.linkedid, result, f"{how} reason={placed.reason} "
+                             f"dial={placed.dial_status} cause={cause}"))
         task = asyncio.create_task(self._record(placed, result))
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
@@ -186,7 +191,7 @@ class Dialler:
         mono = time.monotonic()
         for placed in list(self.placed.values()):
             if placed.hung_up and placed.reason is None and mono - placed.hung_up_at > grace:
-                self._finish(placed, cause=placed.hangup_cause)
+                self._finish(placed, cause=placed.hangup_cause, how="overdue")
 
     async def tick(self) -> int:
         """One pacing round: returns how many calls it placed."""
@@ -273,7 +278,7 @@ class Dialler:
             placed = self.placed.get(linkedid)
             if placed is not None:
                 placed.reason = 0
-                self._finish(placed, cause=None)
+                self._finish(placed, cause=None, how=f"refused {exc!r}"[:200])
 
     async def call_preview(self, session: AsyncSession, project: Project, entry: ProjectEntry,
                            *, agent: str, interface: str) -> str:

@@ -147,9 +147,11 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
         phone = next(p for p, e in entries.items() if e.id == attempt.entry_id)
         by_number.setdefault(phone, []).append(attempt)
 
-    def said(number: str) -> list[dict[str, str | None]]:
+    def said(number: str) -> list[object]:
+        ids = {a.linkedid for a in by_number.get(number, [])}
         return [{k: e.get(k) for k in ("Event", "Channel", "Reason", "Uniqueid", "Cause")}
-                for e in seen if number[1:] in e.get("Channel", "")]
+                for e in seen if number[1:] in e.get("Channel", "")] + [
+            h for h in service.dialler.history if h[0] in ids]
 
     for number in numbers:
         entry, tried = entries[number], by_number.get(number, [])
@@ -195,3 +197,96 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
         call = calls[attempt.linkedid]
         assert (call.answered_at is not None) == (attempt.result == "answered"), (
             attempt.result, call.outcome)
+
+
+async def test_preview_card_skip_call_and_script(service, dialler_agents) -> None:
+    """Preview: the agent skips one card with a reason, calls the next (their phone first,
+    then the customer's), walks the script on that call and saves the result."""
+    import httpx
+
+    from callcenter.api.app import create_app
+    from callcenter.users.service import create_token
+
+    clock = Clock(T0)
+    service.dialler.clock = clock
+    block = random.randint(1000, 9999)
+    numbers = [f"+7495{block}{i:03d}" for i in range(2)]
+    async with service.sessions() as session:
+        olga = await session.scalar(select(User).where(User.agent_name == "Olga"))
+        headers = {"Authorization": f"Bearer {await create_token(session, olga)}"}
+        await session.commit()
+    transport = httpx.ASGITransport(app=create_app(service=service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        sup = await bearer_header(service)
+        script = await http.post("/scripts", headers=sup, json={
+            "name": f"preview-{block}", "steps": [
+                {"id": "hello", "text": "Добрый день, {name}!", "next": "ask"},
+                {"id": "ask", "text": "Интересно?", "choices": [
+                    {"value": "yes", "next": "bye"}, {"value": "no", "next": "bye"}]},
+                {"id": "bye", "text": "Спасибо!"}]})
+        assert script.status_code == 201, script.text
+        project = await http.post("/projects", headers=sup, json={
+            "name": f"preview-{block}", "mode": "preview", "agents": ["Olga"],
+            "script_id": script.json()["id"], "ring_seconds": 10})
+        pid = project.json()["id"]
+        async with service.sessions() as session:
+            session.add(Disposition(scope="project", scope_key=str(pid), code="sale",
+                                    label="Sale", is_success=True, closes_number=True))
+            entry = await projects.get_project(session, pid)
+            await projects.import_rows(session, entry, _rows([
+                Row(line=i + 2, name=f"Клиент {i}", phones=[n], email=None, notes=None,
+                    vip=False, language=None, fields={}) for i, n in enumerate(numbers)]),
+                on_duplicate="skip", report=projects.ListReport(), now=clock.now)
+            await session.commit()
+        assert (await http.post(f"/projects/{pid}/start", headers=sup)).status_code == 200
+
+        first = (await http.post(f"/projects/{pid}/preview/next", headers=headers)).json()
+        assert first["script"]["step"]["text"] == "Добрый день, Клиент 0!"
+        skipped = await http.post(f"/projects/{pid}/preview/{first['entry']['id']}/skip",
+                                  headers=headers, json={"reason": "знакомый номер"})
+        assert skipped.json()["state"] == "skipped"
+        card = (await http.post(f"/projects/{pid}/preview/next", headers=headers)).json()
+        assert card["entry"]["name"] == "Клиент 1"
+        called = await http.post(f"/projects/{pid}/preview/{card['entry']['id']}/call",
+                                 headers=headers)
+        assert called.status_code == 200, called.text
+        linkedid = called.json()["linkedid"]
+        walk = await http.post(f"/scripts/calls/{linkedid}", headers=headers, json={})
+        assert walk.json()["step"]["id"] == "hello"
+        await http.post(f"/scripts/calls/{linkedid}/answers", headers=headers,
+                        json={"step": "hello", "answer": "ok"})
+        done = await http.post(f"/scripts/calls/{linkedid}/answers", headers=headers,
+                               json={"step": "ask", "answer": "yes"})
+        assert done.json()["answers"] == [{"step": "hello", "answer": "ok"},
+                                          {"step": "ask", "answer": "yes"}]
+        async with asyncio.timeout(60):
+            while service.dialler.placed:
+                await asyncio.sleep(0.2)
+        await service.dialler.idle()
+        saved = await http.post(f"/projects/attempts/{linkedid}/disposition", headers=headers,
+                                json={"code": "sale"})
+        assert saved.json()["result"] == "answered", service.dialler.history
+        assert saved.json()["entry_state"] == "done"
+    async with service.sessions() as session:
+        entries = {e.phone: e for e in await session.scalars(
+            select(ProjectEntry).where(ProjectEntry.project_id == pid))}
+        attempts = list(await session.scalars(select(ProjectAttempt).where(
+            ProjectAttempt.project_id == pid)))
+    assert entries[numbers[0]].state == "skipped" and entries[numbers[0]].attempts == 0
+    assert entries[numbers[0]].skip_reason == "знакомый номер"
+    assert [(a.linkedid, a.agent, a.result, a.disposition) for a in attempts] == [
+        (linkedid, "Olga", "answered", "sale")]
+    async with asyncio.timeout(60):
+        while True:
+            async with service.sessions() as session:
+                call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
+            if call is not None:
+                break
+            await asyncio.sleep(0.5)
+    assert call.answered_at is not None and call.direction == "outbound"
+
+
+async def bearer_header(service) -> dict[str, str]:
+    from tests.integration.helpers import bearer
+
+    return await bearer(service, "sup-outbound")

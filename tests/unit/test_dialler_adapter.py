@@ -19,7 +19,7 @@ def _dialler(first: dict[str, str] | None = None) -> tuple[Dialler, list[tuple[s
     dialler = Dialler(_Ami(first or {"Response": "Success"}), None, LiveState(),  # type: ignore[arg-type]
                       channel="Local/{number}@x")
     finished: list[tuple[str, str]] = []
-    dialler._finish = lambda placed, cause: finished.append(  # type: ignore[method-assign]
+    dialler._finish = lambda placed, cause, how="": finished.append(  # type: ignore[method-assign]
         (placed.linkedid, dialler.result_of(placed, cause)))
     return dialler, finished
 
