@@ -106,7 +106,7 @@ async def _free_to_ringing(database_url: str, recordings: Path, rounds: int) -> 
             block = random.randint(1000, 9999)
             for i in range(rounds):
                 session.add(projects.ProjectEntry(
-                    project_id=project.id, name=f"C{i}", phone=f"+7495{block}{i:03d}",
+                    project_id=project.id, name=f"C{i}", phone=f"+7495{block}{i:02d}0",
                     timezones="UTC", state="queued",
                     next_at=datetime.now(UTC) - timedelta(minutes=1)))
             await session.commit()

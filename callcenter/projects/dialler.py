@@ -94,9 +94,10 @@ class Dialler:
         placed = self.placed.get(linkedid)
         if placed is None and kind == "OriginateResponse":
             # a channel that never came up has no ids in the answer: its name says which
+            channel = event.get("Channel") or ""
             placed = self.placed.get(event.get("Uniqueid") or "") or next(
-                (p for p in self.placed.values()
-                 if p.reason is None and p.channel == event.get("Channel")), None)
+                (p for p in self.placed.values() if p.reason is None and p.channel
+                 and (channel == p.channel or channel.startswith(p.channel + "-"))), None)
         if placed is None:
             return
         if kind == "OriginateResponse":
@@ -110,6 +111,9 @@ class Dialler:
         elif kind == "Hangup" and event.get("Uniqueid") == placed.linkedid:
             placed.hangup_cause = int(event.get("Cause") or 0) or None
             placed.hung_up, placed.hung_up_at = True, time.monotonic()
+            if placed.reason is None and placed.dial_status is not None:
+                # the dialplan only dials on after the first channel answered
+                placed.reason = 4
             # a channel that never answered can hang up before Originate's answer arrives:
             # the result is that answer's Reason, so it is awaited
             if placed.reason is not None:

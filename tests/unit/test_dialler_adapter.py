@@ -64,3 +64,16 @@ def test_preview_results_come_from_the_customers_dial_status() -> None:
                           "Value": status})
         dialler.on_event({"Event": "Hangup", "Uniqueid": linkedid, "Linkedid": linkedid})
     assert finished == [("pv-1", "busy"), ("pv-2", "answered"), ("pv-3", "failed")]
+
+
+def test_a_dial_status_means_the_first_channel_answered_without_originates_answer() -> None:
+    dialler, finished = _dialler()
+    dialler.placed["dl-5"] = Placed("dl-5", "Anna", "progressive", 0.0, channel="Local/5@x")
+    dialler.on_event({"Event": "VarSet", "Linkedid": "dl-5", "Variable": "DIALSTATUS",
+                      "Value": "ANSWER"})
+    dialler.on_event({"Event": "Hangup", "Uniqueid": "dl-5", "Linkedid": "dl-5", "Cause": "16"})
+    assert finished == [("dl-5", "answered")]
+    # a late answer naming the channel as created ("-0000001;1") finds nothing left to do
+    dialler.on_event({"Event": "OriginateResponse", "Channel": "Local/5@x-00000001;1",
+                      "Reason": "4"})
+    assert finished == [("dl-5", "answered")]
