@@ -58,6 +58,7 @@ class Placed:
     hangup_cause: int | None = None
     hung_up: bool = False
     hung_up_at: float = 0.0
+    twin_cause: int | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -108,6 +109,9 @@ class Dialler:
             placed.dial_status = event.get("Value") or None
             if placed.dial_status == "ANSWER" and placed.answered_at is None:
                 placed.answered_at = self.clock()
+        elif kind == "Hangup" and event.get("Uniqueid") == f"{placed.linkedid}-2":
+            # a Local channel's other half: its cause is the callee's (17 busy, ...)
+            placed.twin_cause = int(event.get("Cause") or 0) or None
         elif kind == "Hangup" and event.get("Uniqueid") == placed.linkedid:
             placed.hangup_cause = int(event.get("Cause") or 0) or None
             placed.hung_up, placed.hung_up_at = True, time.monotonic()
@@ -195,7 +199,8 @@ class Dialler:
         mono = time.monotonic()
         for placed in list(self.placed.values()):
             if placed.hung_up and placed.reason is None and mono - placed.hung_up_at > grace:
-                self._finish(placed, cause=placed.hangup_cause, how="overdue")
+                self._finish(placed, cause=placed.hangup_cause or placed.twin_cause,
+                             how="overdue")
 
     async def tick(self) -> int:
         """One pacing round: returns how many calls it placed."""

@@ -149,9 +149,9 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
 
     def said(number: str) -> list[object]:
         ids = {a.linkedid for a in by_number.get(number, [])}
-        return [{k: e.get(k) for k in ("Event", "Channel", "Reason", "Uniqueid", "Cause")}
-                for e in seen if number[1:] in e.get("Channel", "")] + [
-            h for h in service.dialler.history if h[0] in ids]
+        return [h for h in service.dialler.history if h[0] in ids] + [
+            {k: e.get(k) for k in ("Event", "Reason", "Uniqueid", "Cause")}
+            for e in seen if number[1:] in e.get("Channel", "")]
 
     for number in numbers:
         entry, tried = entries[number], by_number.get(number, [])
