@@ -22,7 +22,7 @@ from callcenter.users.service import create_user
 from tests.integration.helpers import login_agent, logout_everyone
 
 pytestmark = pytest.mark.integration
-T0 = datetime(2026, 12, 4, 11, 0, tzinfo=UTC)  # 14:00 in Moscow, 20:00 in Tokyo (closed)
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)  # 15:00 in Moscow, 21:00 in Tokyo (closed)
 AGENTS = {"Olga": "3001", "Pavel": "3002", "Rita": "3003"}
 
 
@@ -92,7 +92,7 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
     service.dialler.channel = "Local/{number}@cc-test-dialled"
     block = random.randint(1000, 9999)  # fresh numbers: the "busy once" memory is per number
     numbers = [f"+7495{block}{i:03d}" for i in range(24)]
-    tokyo = [f"+81312{block}{i:02d}" for i in range(3)]  # Asia/Tokyo: 20:00, out of hours
+    tokyo = [f"+81312{block}{i:02d}" for i in range(3)]  # Asia/Tokyo: 21:00, out of hours
     numbers += [f"+7495{block}{i:03d}" for i in range(30, 33)]  # 3 more to reach 30, DNC below
     dnc = [n for n in numbers if n.endswith("8")]
     async with service.sessions() as session:
