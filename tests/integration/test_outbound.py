@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime, timedelta
 
@@ -90,7 +91,10 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
     clock = Clock(T0)
     service.dialler.clock = clock
     service.dialler.channel = "Local/{number}@cc-test-dialled"
-    block = random.randint(1000, 9999)  # fresh numbers: the "busy once" memory is per number
+    block = random.randint(1000, 9999)
+    # "busy the first time" is remembered per number and per run
+    await service.ami.client.action({"Action": "Setvar", "Variable": "CC_TEST_RUN",
+                                     "Value": uuid.uuid4().hex[:12]})
     numbers = [f"+7495{block}{i:03d}" for i in range(24)]
     tokyo = [f"+81312{block}{i:02d}" for i in range(3)]  # Asia/Tokyo: 21:00, out of hours
     numbers += [f"+7495{block}{i:03d}" for i in range(30, 33)]  # 3 more to reach 30, DNC below
