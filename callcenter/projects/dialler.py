@@ -263,7 +263,7 @@ class Dialler:
         fields: dict[str, object] = {
             "Action": "Originate",
             "Channel": channel,
-            "Context": "callcenter-dialler", "Exten": "s", "Priority": 1,
+            "Context": "callcenter-dialler", "Exten": entry.phone.lstrip("+"), "Priority": 1,
             "Timeout": project.ring_seconds * 1000,
             "ChannelId": linkedid, "OtherChannelId": f"{linkedid}-2",
             "Variable": variables, "Async": "true",

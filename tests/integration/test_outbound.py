@@ -193,7 +193,8 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
         while True:
             async with service.sessions() as session:
                 calls = {c.linkedid: c for c in await session.scalars(select(Call).where(
-                    Call.linkedid.in_([a.linkedid for a in attempts])))}
+                    Call.linkedid.in_([a.linkedid for a in attempts]),
+                    Call.source == "ledger"))}  # final: from Asterisk's CEL
             if len(calls) == len(attempts):
                 break
             await asyncio.sleep(0.5)
@@ -201,6 +202,12 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
         call = calls[attempt.linkedid]
         assert (call.answered_at is not None) == (attempt.result == "answered"), (
             attempt.result, call.outcome)
+        if attempt.result == "answered":  # the customer talked to the agent reserved
+            assert call.agent == attempt.agent and call.talk_seconds, (call.agent, attempt.agent)
+        phone = next(p for p, e in entries.items() if e.id == attempt.entry_id)
+        assert call.called == phone
+        if attempt.result == "answered":  # reached the dialler's outbound context
+            assert call.direction == "outbound"
 
 
 async def test_preview_card_skip_call_and_script(service, dialler_agents) -> None:
