@@ -19,6 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from callcenter.api.auth import Admin, Agent, Principal, Supervisor, client_ip
+from callcenter.api.calls import CallStarted, place_click_to_call
 from callcenter.api.deps import DbDep, ServiceDep
 from callcenter.api.errors import Problem, errors, invalid
 from callcenter.api.fields import Limit, ObjectId, Offset, PhoneInput, multiline, text
@@ -238,6 +239,42 @@ async def set_contact_notes(contact_id: ObjectId, body: NotesIn, principal: Agen
           details=f"length={len(contact.notes or '')}")
     await db.commit()
     return NotesOut(contact_id=contact_id, notes=card(contact, viewer, rules).get("notes"))
+
+
+class CallContact(BaseModel):
+    ending: Annotated[str, Field(min_length=4, max_length=4, pattern=r"^[0-9]{4}$",
+                                 description="the last 4 digits of the number, as a masked "
+                                             "number shows them")]
+
+
+@router.post("/{contact_id}/call", response_model=CallStarted, status_code=202, responses={
+    **errors(409, 503),
+    404: {"model": Problem, "description": "no such contact or number, or (agents) not a "
+                                           "contact they were on a call with"}})
+async def call_contact(contact_id: ObjectId, body: CallContact, principal: Agent, db: DbDep,
+                       service: ServiceDep) -> CallStarted:
+    """Click-to-call one of a contact's numbers by its last 4 digits: agents see the other
+    numbers of a card masked, and dial them without ever seeing them in full. Agents: the
+    cards they may read."""
+    contact = await db.get(Contact, contact_id)
+    if contact is None:
+        raise HTTPException(404, "no such contact")
+    numbers = [n.number for n in contact.numbers]
+    if principal.is_agent:
+        try:
+            await check_agent_may_read(
+                db, agent_name=principal.agent_name, numbers=numbers,
+                live_numbers=service.pops.numbers_on_call(principal.interface),
+                window=timedelta(hours=service.settings.agent_card_window_hours))
+        except CardNotAllowed:
+            raise HTTPException(404, "no such contact") from None
+    matching = sorted({n for n in numbers if n.endswith(body.ending)})
+    if not matching:
+        raise HTTPException(404, "the contact has no number ending so")
+    if len(matching) > 1:
+        raise HTTPException(409, "more than one of the contact's numbers ends so")
+    return CallStarted(call_id=await place_click_to_call(service, principal, matching[0],
+                                                         loc=None))
 
 
 @router.delete("/{contact_id}", responses=errors(404))

@@ -318,16 +318,19 @@ async def post_wrapup(linkedid: Linkedid, body: WrapupIn, principal: Agent, db: 
     """Saves (or replaces: one per call) the wrap-up of a call this agent was on: a
     disposition from the call's queue list, a note, and optionally a callback. Audited
     without the note's text."""
-    old_note = await db.scalar(select(CallWrapup.note).where(CallWrapup.linkedid == linkedid))
+    previous = (await db.execute(select(CallWrapup.id, CallWrapup.note)
+                                 .where(CallWrapup.linkedid == linkedid))).first()
     callback = (CallbackRequest(when=body.callback.when, assignee=body.callback.assignee)
                 if body.callback else None)
     try:
-        wrapup, new = await save_wrapup(db, linkedid=linkedid, agent=principal.agent_name,
-                                        code=body.code, note=body.note, callback=callback)
+        wrapup = await save_wrapup(db, linkedid=linkedid, agent=principal.agent_name,
+                                   code=body.code, note=body.note, callback=callback)
     except CallNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except WrapupError as exc:
         raise invalid(("body", *(exc.field or "code").split(".")), str(exc)) from None
+    new = previous is None
+    old_note = previous.note if previous else None
     if new:
         note_change = "set" if wrapup.note else "none"
     else:
@@ -337,5 +340,6 @@ async def post_wrapup(linkedid: Linkedid, body: WrapupIn, principal: Agent, db: 
           object_type="call", object_id=linkedid, client=client_ip(request),
           details=f"code={wrapup.disposition_code or '-'} note={note_change}"
                   + (f" callback={wrapup.callback_id}" if callback else ""))
+    # an outbox event for the saved disposition belongs here, in this same transaction
     await db.commit()
     return wrapup

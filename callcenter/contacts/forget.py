@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call
 from callcenter.contacts.models import Contact
+from callcenter.dispositions.models import CallWrapup
 from callcenter.recordings.models import Recording
 
 
@@ -39,5 +40,10 @@ async def forget_contact(session: AsyncSession, contact: Contact, key: bytes) ->
     await session.execute(update(Call).where(Call.contact_id == contact.id).values(
         contact_id=None, caller_name=None))
     await session.execute(delete(Callback).where(Callback.number.in_(numbers)))
+    # what agents wrote about the person's calls goes too; the dispositions stay (statistics)
+    notes = (await session.execute(update(CallWrapup).where(
+        CallWrapup.linkedid.in_(linkedids), CallWrapup.note.is_not(None)).values(
+        note=None))).rowcount
     await session.delete(contact)
-    return {"calls": len(linkedids), "recordings": len(recordings), "numbers": len(numbers)}
+    return {"calls": len(linkedids), "recordings": len(recordings), "numbers": len(numbers),
+            "wrapup_notes": notes}

@@ -115,9 +115,9 @@ def customer_number(call: Call) -> str | None:
 async def save_wrapup(session: AsyncSession, *, linkedid: str, agent: str | None,
                       code: str | None, note: str | None,
                       callback: CallbackRequest | None,
-                      now: datetime | None = None) -> tuple[CallWrapup, bool]:
+                      now: datetime | None = None) -> CallWrapup:
     """Creates or replaces the call's wrap-up (one per call), scheduling the callback if asked.
-    Returns the wrap-up and whether it is new. The caller commits (and audits)."""
+    The caller commits (and audits)."""
     call = await agent_call(session, linkedid, agent)
     assert agent is not None
     now = now or datetime.now(UTC)
@@ -133,7 +133,6 @@ async def save_wrapup(session: AsyncSession, *, linkedid: str, agent: str | None
     if note is not None and (reason := policy.check_value("note", note, NOTE_RULE)):
         raise InvalidWrapup(reason, "note")
     wrapup = await session.scalar(select(CallWrapup).where(CallWrapup.linkedid == linkedid))
-    new = wrapup is None
     if wrapup is None:
         wrapup = CallWrapup(linkedid=linkedid, agent=agent)
         session.add(wrapup)
@@ -141,7 +140,7 @@ async def save_wrapup(session: AsyncSession, *, linkedid: str, agent: str | None
     if callback is not None:
         wrapup.callback_id = (await schedule_callback(session, call, agent, callback, now)).id
     await session.flush()
-    return wrapup, new
+    return wrapup
 
 
 async def schedule_callback(session: AsyncSession, call: Call, agent: str,

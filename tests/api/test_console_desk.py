@@ -16,6 +16,8 @@ from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call
 from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.dispositions.models import CallWrapup, Disposition, WrapupPolicy
+from callcenter.recordings.models import Recording
+from tests.api.conftest import write_wav
 from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
 from tests.rig import serving
 
@@ -145,6 +147,12 @@ async def test_the_card_shows_the_last_calls_outcomes_and_edits_notes(site, brow
     async with api.service.sessions() as session:
         session.add(CallWrapup(linkedid="live-1", agent="Anna", disposition_code="sale",
                                saved_at=datetime.now(UTC)))
+        path = write_wav(api.service.settings.recordings_dir / "live-1.wav")
+        session.add(Recording(linkedid="live-1", path=str(path), format="wav",
+                              size_bytes=path.stat().st_size, duration_seconds=2.0,
+                              created_at=datetime.now(UTC)))
+        contact = await session.scalar(select(Contact).where(Contact.name == "Иван Петров"))
+        contact.numbers.append(ContactNumber(number="+74951112233", label="work"))
         await session.commit()
     page = await new_page(browser, site, bypass_csp=True)
     await sign_in(page, "anna", goto="/pop?number=89161234567")
@@ -152,6 +160,17 @@ async def test_the_card_shows_the_last_calls_outcomes_and_edits_notes(site, brow
     await card.get_by_test_id("caller-name").get_by_text("Иван Петров").wait_for()
     await card.get_by_test_id("repeat").wait_for()  # called 3 minutes ago
     assert await card.get_by_test_id("last-call-disposition").first.inner_text() == "sale"
+    # her own call's recording plays in place, through a signed URL
+    await card.get_by_test_id("play").click()
+    audio = card.get_by_test_id("recording-audio")
+    assert "/play?sig=" in await audio.get_attribute("src")
+    await page.wait_for_function(
+        "document.querySelector('[data-testid=recording-audio]').readyState >= 1")
+    # the work number is masked for her, and still has its call button (no Asterisk: refused)
+    assert "+74951112233" not in await card.inner_text()
+    assert "2233" in await card.inner_text()
+    await card.get_by_test_id("call-number").nth(1).click()
+    await page.get_by_test_id("dial-message").wait_for()
     notes = card.get_by_test_id("contact-notes")
     assert await notes.input_value() == "prefers mornings"
     await notes.fill("prefers mornings, after 10:00")

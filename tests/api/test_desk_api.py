@@ -136,3 +136,42 @@ async def test_the_today_panel_counts_my_calls_handling_time_and_pauses(dapi: Ap
     assert day["waiting"] is None  # no Asterisk here: not known, rather than zero
     assert (await dapi.get("/agents/me/today", "supervisor")).status_code == 409
     assert (await dapi.get("/agents/me/today", None)).status_code == 401
+
+
+async def test_agents_call_a_masked_number_of_a_card_by_its_last_digits(dapi: Api) -> None:
+    async with dapi.service.sessions() as session:
+        contact = Contact(name="Иван Петров", numbers=[
+            ContactNumber(number=NUMBER), ContactNumber(number="+74951112233"),
+            ContactNumber(number="+74959992233")])
+        stranger = Contact(name="Someone", numbers=[ContactNumber(number="+79990001122")])
+        session.add_all([contact, stranger])
+        await session.commit()
+    pop = (await dapi.get("/screenpop", "agent", params={"number": NUMBER})).json()
+    assert "+74951112233" not in str(pop)  # masked on her card ...
+    path = f"/contacts/{contact.id}/call"
+    r = await dapi.post(path, "agent", json={"ending": "4567"})  # ... and dialled all the same
+    assert r.status_code == 503  # the number was found; no Asterisk in these tests
+    r = await dapi.post(path, "agent", json={"ending": "2233"})
+    assert r.status_code == 409 and "more than one" in r.json()["detail"]
+    r = await dapi.post(path, "agent", json={"ending": "0000"})
+    assert r.status_code == 404
+    r = await dapi.post(path, "agent", json={"ending": "12a4"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "ending"]
+    r = await dapi.post(f"/contacts/{stranger.id}/call", "agent", json={"ending": "1122"})
+    assert r.status_code == 404  # not a card of hers
+    r = await dapi.post(path, "supervisor", json={"ending": "4567"})
+    assert r.status_code == 409  # no agent phone
+
+
+async def test_forgetting_a_person_erases_the_notes_on_their_calls_not_the_dispositions(
+        dapi: Api) -> None:
+    await _support_list(dapi)
+    contact_id = await _contact(dapi)
+    r = await dapi.post("/calls/call-anna/wrapup", "agent",
+                        json={"code": "sale", "note": "Иван просил скидку"})
+    assert r.status_code == 200
+    r = await _send(dapi, "DELETE", f"/contacts/{contact_id}", "admin",
+                    params={"forget": "true"})
+    assert r.status_code == 200 and r.json()["wrapup_notes"] == 1
+    record = (await dapi.get("/calls", "supervisor", params={"linkedid": "call-anna"})).json()
+    assert (record[0]["disposition"], record[0]["note"]) == ("sale", None)

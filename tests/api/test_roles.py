@@ -58,6 +58,7 @@ ENDPOINTS = [
     ("POST", "/calls/{linkedid}/wrapup", "agent", {"json": {"note": "n"}}),
     ("GET", "/agents/me/today", "agent", {}),
     ("PUT", "/contacts/{contact_id}/notes", "agent", {"json": {"notes": "n"}}),
+    ("POST", "/contacts/{contact_id}/call", "agent", {"json": {"ending": "4567"}}),
 ]
 # Open by design: liveness and metrics (for the scraper; no personal data), logging in (and
 # the console's sign-in and sign-out), and recordings behind a signed short-lived URL.

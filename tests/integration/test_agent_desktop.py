@@ -46,10 +46,12 @@ async def agent_socket(desktop: str, token: str) -> websockets.connect:
 
 
 async def next_message(ws, kind: str | None = None, timeout: float = 30) -> dict:
+    """The next message of `kind`; any kind but the queue's waiting counts (pushed to its
+    members whenever a caller joins or leaves)."""
     async with asyncio.timeout(timeout):
         while True:
             message = json.loads(await ws.recv())
-            if kind is None or message["type"] == kind:
+            if message["type"] == kind or (kind is None and message["type"] != "waiting"):
                 return message
 
 

@@ -149,6 +149,9 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         await desk.get_by_test_id("today-waiting").get_by_text(text["waiting"]).wait_for(
             timeout=3000)
         assert await card.get_by_test_id("repeat").count() == 0  # earlier calls: long ago
+        # "pause after this call", with its reason, chosen while the phone rings
+        await desk.get_by_test_id("pause-after").check()
+        await desk.locator("#pause-after-reason").select_option("after-call work")
         await screenshot(desk, f"desktop-{lang}")
         # meanwhile the wallboard shows the caller waiting
         await tile.get_by_test_id("waiting").get_by_text(text["waiting"]).wait_for(timeout=3000)
@@ -161,9 +164,10 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         await tile.get_by_test_id("waiting").get_by_text(text["nobody"]).wait_for()
         row = await tile.get_by_test_id("member").inner_text()
         assert agent_name in row and text["on_call"] in row
-        # the call ends: ready again, the card stays with what happened
+        # the call ends: paused at once as asked, the card stays with what happened
         await desk.get_by_test_id("call-note").get_by_text(text["ended"]).wait_for(timeout=15000)
-        assert await status.get_attribute("data-state") == "ready"
+        await desk.locator("[data-testid=status][data-state=paused]").wait_for(timeout=5000)
+        assert f"{text['paused']}: after-call work" in await status.inner_text()
         # wrap-up: the queue's list with hotkeys, a countdown of its 60 s; key 2 picks
         # "info", the note is typed, and both land on the call record
         wrapup = desk.get_by_test_id("wrapup")
@@ -176,6 +180,9 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         await wrapup.get_by_test_id("save-wrapup").click()
         await desk.get_by_test_id("call-note").get_by_text(text["saved"]).wait_for(timeout=5000)
         assert await desk.get_by_test_id("wrapup").count() == 0
+        await desk.get_by_test_id("resume").click()
+        await desk.locator("[data-testid=status][data-state=ready]").wait_for(timeout=5000)
+        assert await desk.get_by_test_id("pause-after").is_checked() is False  # used up
         # a pause needs a reason from the configured list; both screens show it, then resume
         await desk.get_by_test_id("pause-reason").select_option("lunch")
         await desk.locator("form.pause button[type=submit]").click()

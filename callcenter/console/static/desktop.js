@@ -99,10 +99,20 @@ async function dial(number) {
   return { ok: false, status: response.status, detail: detail ?? "" };
 }
 
-/** A number on screen that can be dialled (shown in full to this user); masked ones cannot. */
-function NumberLink({ number, t, onDialled }) {
-  if (!number || number.includes("*")) return html`<span>${number ?? ""}</span>`;
-  async function click() { onDialled(await dial(number), number); }
+/** A contact's number the policy masks, dialled by its last 4 digits (the server has it). */
+async function dialContact(contactId, number) {
+  const response = await api(`/contacts/${contactId}/call`, { method: "POST", body: { ending: number.slice(-4) } });
+  if (response.ok) return { ok: true };
+  const body = await response.json().catch(() => ({}));
+  return { ok: false, status: response.status, detail: typeof body.detail === "string" ? body.detail : "" };
+}
+
+/** A number on screen, with a button to call it: in full through POST /calls, masked (a
+ * contact's other numbers, for agents) through the contact. */
+function NumberLink({ number, contactId, t, onDialled }) {
+  const masked = !number || number.includes("*");
+  if (masked && (!number || !contactId)) return html`<span>${number ?? ""}</span>`;
+  async function click() { onDialled(masked ? await dialContact(contactId, number) : await dial(number), number); }
   return html`<span class="dialable">${number}
     <button type="button" class="small" data-testid="call-number" aria-label=${t("call_number", { number })}
       onClick=${click}>☎ ${t("call")}</button></span>`;
@@ -157,7 +167,7 @@ function Card({ pop, lang, t, now, onDialled }) {
     <p class="number"><${NumberLink} number=${screenpop.number} t=${t} onDialled=${onDialled} />${queue ? html` · ${t("queue")}: ${queue}` : ""}</p>
     ${contact && contact.numbers.length > 1 && html`<p class="number">${t("other_numbers")}: ${contact.numbers
       .filter((n) => n.number !== screenpop.number)
-      .map((n) => html`<${NumberLink} number=${n.number} t=${t} onDialled=${onDialled} />${n.label ? ` (${n.label})` : ""} `)}</p>`}
+      .map((n) => html`<${NumberLink} number=${n.number} contactId=${contact.id} t=${t} onDialled=${onDialled} />${n.label ? ` (${n.label})` : ""} `)}</p>`}
     ${contact && Object.keys(contact.fields || {}).length > 0 && html`<dl class="fields">
       ${Object.entries(contact.fields).map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}
     </dl>`}
