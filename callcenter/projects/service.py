@@ -356,6 +356,7 @@ async def save_disposition(session: AsyncSession, linkedid: str, *, agent: str |
         raise ProjectError("must be in the future", field="callback_at")
     already = attempt.disposition is not None
     attempt.disposition, attempt.note, attempt.callback_at = code, note, callback_at
+    await _wrapup(session, attempt, now)
     entry = await session.get(ProjectEntry, attempt.entry_id)
     assert entry is not None
     entry.disposition = code
@@ -363,6 +364,20 @@ async def save_disposition(session: AsyncSession, linkedid: str, *, agent: str |
     if attempt.result is not None and (not already or entry.state != "calling"):
         await _schedule(session, entry, attempt, now)
     return attempt
+
+
+async def _wrapup(session: AsyncSession, attempt: ProjectAttempt, now: datetime) -> None:
+    """The result also as the call's wrap-up (dispositions domain): the call record shows it
+    as it shows any call's."""
+    from callcenter.dispositions.models import CallWrapup
+
+    wrapup = await session.scalar(select(CallWrapup)
+                                  .where(CallWrapup.linkedid == attempt.linkedid))
+    if wrapup is None:
+        wrapup = CallWrapup(linkedid=attempt.linkedid, agent=attempt.agent or "")
+        session.add(wrapup)
+    wrapup.disposition_code, wrapup.note, wrapup.saved_at = (attempt.disposition,
+                                                             attempt.note, now)
 
 
 async def _schedule(session: AsyncSession, entry: ProjectEntry, attempt: ProjectAttempt,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from callcenter.api.app import create_app
 from callcenter.contacts.models import Contact, ContactNumber
-from callcenter.dispositions.models import Disposition
+from callcenter.dispositions.models import CallWrapup, Disposition
 from callcenter.migrate import upgrade
 from callcenter.projects import service
 from callcenter.projects.models import ProjectAttempt, ProjectEntry
@@ -183,6 +183,9 @@ async def test_preview_skip_call_disposition_and_reports(api, project) -> None:
     assert saved.json()["entry_state"] == "queued"
     assert saved.json()["next_at"].startswith(later[:16])
 
+    async with api.service.sessions() as session:
+        wrapup = await session.scalar(select(CallWrapup).where(CallWrapup.linkedid == "pv-test-2"))
+    assert (wrapup.agent, wrapup.disposition_code) == ("Anna", "think")  # on the call record
     callbacks = await api.get(f"/projects/{pid}/reports/callbacks", "supervisor")
     assert [c["entry_id"] for c in callbacks.json()] == [card["entry"]["id"]]
     funnel = await api.get(f"/projects/{pid}/reports/funnel", "supervisor")

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 
 from callcenter.calls.models import Call
 from callcenter.contacts.importer import Row
-from callcenter.dispositions.models import Disposition
+from callcenter.dispositions.models import CallWrapup, Disposition
 from callcenter.projects import service as projects
 from callcenter.projects.models import Project, ProjectAgent, ProjectAttempt, ProjectEntry
 from callcenter.users.models import User
@@ -208,6 +208,13 @@ async def test_progressive_project_end_to_end(service, dialler_agents) -> None:
         assert call.called == phone
         if attempt.result == "answered":  # reached the dialler's outbound context
             assert call.direction == "outbound"
+    # the call records as the API shows them: each answered one with its disposition
+    async with service.sessions() as session:
+        wrapups = dict((await session.execute(select(CallWrapup.linkedid,
+                                                     CallWrapup.disposition_code))).all())
+    for attempt in attempts:
+        assert wrapups.get(attempt.linkedid) == (
+            "sale" if attempt.result == "answered" else None), attempt.result
 
 
 async def test_preview_card_skip_call_and_script(service, dialler_agents) -> None:
