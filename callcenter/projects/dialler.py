@@ -210,6 +210,7 @@ class Dialler:
         now = self.clock()
         async with self.sessions() as session:
             await service.expire_wrapups(session, now)
+            await service.expire_lost(session, now, keep=set(self.placed))
             rows = (await session.execute(
                 select(ProjectAgent.agent, Project.priority, Project.id, User.interface)
                 .join(Project, Project.id == ProjectAgent.project_id)

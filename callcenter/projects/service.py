@@ -25,6 +25,8 @@ from callcenter.projects.models import (
 )
 
 STATUSES = ("draft", "running", "paused", "stopped")
+HOLD = timedelta(minutes=30)  # a preview card untouched this long goes back to the list
+LOST = timedelta(hours=1)  # an attempt with no result this long: its call was lost
 MODES = ("preview", "progressive")
 
 
@@ -246,6 +248,12 @@ async def claim_next(session: AsyncSession, project: Project, now: datetime, *,
     another dialler holds are skipped, not waited for). Numbers found out of hours or on a
     do-not-call list on the way are rescheduled or set aside, never returned."""
     rules = rules_of(project)
+    if holder is not None:  # cards held in preview by agents gone away go back to the list
+        await session.execute(update(ProjectEntry).where(
+            ProjectEntry.project_id == project.id, ProjectEntry.state == "calling",
+            ProjectEntry.held_by.is_not(None), ProjectEntry.held_by != holder,
+            ProjectEntry.held_at < now - HOLD).values(state="queued", held_by=None,
+                                                      held_at=None))
     for _ in range(limit):
         # the do-not-call check rides along: one round trip per number
         blocked = exists().where(
@@ -392,8 +400,6 @@ async def _schedule(session: AsyncSession, entry: ProjectEntry, attempt: Project
     entry.held_by = entry.held_at = None
     entry.callback_at = attempt.callback_at if step.why == "callback" else None
     entry.success = bool(rule and rule.is_success)
-    if step.state == "done" and entry.last_result != step.why and step.why.startswith("max"):
-        entry.last_result = entry.last_result or step.why
 
 
 async def expire_wrapups(session: AsyncSession, now: datetime) -> list[str]:
@@ -413,6 +419,19 @@ async def expire_wrapups(session: AsyncSession, now: datetime) -> list[str]:
             await _schedule(session, entry, attempt, now)
             freed.append(attempt.agent or "")
     return freed
+
+
+async def expire_lost(session: AsyncSession, now: datetime, keep: set[str]) -> int:
+    """Attempts still without a result long after they began, and not among the calls the
+    dialler follows (the service restarted mid-call): failed, and their numbers scheduled."""
+    lost = list(await session.scalars(select(ProjectAttempt).where(
+        ProjectAttempt.result.is_(None), ProjectAttempt.started_at < now - LOST)))
+    count = 0
+    for attempt in lost:
+        if attempt.linkedid not in keep:
+            await finish_attempt(session, attempt.linkedid, result="failed", now=now)
+            count += 1
+    return count
 
 
 async def in_wrapup(session: AsyncSession, agents: Iterable[str], now: datetime) -> set[str]:

@@ -246,3 +246,29 @@ async def test_agents_cannot_manage_projects(api, project) -> None:
     mine = await api.get("/projects", "agent")
     assert [p["id"] for p in mine.json()] == [project["id"]]
     assert (await api.get("/projects", "other_agent")).json() == []
+
+
+async def test_a_card_left_held_goes_back_and_a_lost_call_is_failed(api, project) -> None:
+    pid, clock = project["id"], project["clock"]
+    await api.post(f"/projects/{pid}/start", "supervisor")
+    held = (await api.post(f"/projects/{pid}/preview/next", "agent")).json()["entry"]["id"]
+    async with api.service.sessions() as session:
+        p = await service.get_project(session, pid)
+        # another agent, 31 minutes later, gets Anna's forgotten card back in the list
+        taken = await service.claim_next(session, p, clock.now + timedelta(minutes=31),
+                                         holder="Vera")
+        assert taken.id == held
+        await session.commit()
+        entry = await session.get(ProjectEntry, held)
+        await service.start_attempt(session, entry, linkedid="dl-lost", agent="Vera",
+                                    mode="progressive", now=clock.now)
+        await session.commit()
+        assert await service.expire_lost(session, clock.now + timedelta(minutes=59), set()) == 0
+        later = clock.now + timedelta(hours=2)
+        assert await service.expire_lost(session, later, {"dl-lost"}) == 0  # still followed
+        assert await service.expire_lost(session, later, set()) == 1
+        await session.commit()
+        attempt = await service.attempt_by_linkedid(session, "dl-lost")
+        assert attempt.result == "failed"
+        entry = await session.get(ProjectEntry, held)
+        assert entry.state == "done"  # failed: never retried by this project's rules
