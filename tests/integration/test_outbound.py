@@ -297,11 +297,13 @@ async def test_preview_card_skip_call_and_script(service, dialler_agents) -> Non
     async with asyncio.timeout(60):
         while True:
             async with service.sessions() as session:
-                call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
+                call = await session.scalar(select(Call).where(Call.linkedid == linkedid,
+                                                               Call.source == "ledger"))
             if call is not None:
                 break
             await asyncio.sleep(0.5)
-    assert call.answered_at is not None and call.direction == "outbound"
+    assert (call.direction, call.called, call.agent) == ("outbound", numbers[1], "Olga")
+    assert call.answered_at is not None
 
 
 async def bearer_header(service) -> dict[str, str]:
