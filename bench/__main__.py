@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one table (also bench/results.json), each figure beside its
 baseline measured in the same run.
 
-    python -m bench [--only ami|ledger|api|agi|heavy|wallboard|reports|pages|speech]
+    python -m bench [--only ami|ledger|api|agi|heavy|reports|pages|wallboard|speech|outbound]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bench import (
     console_pages,
     heavy_web,
     ledger_catchup,
+    outbound,
     reports,
     service_api,
     speech,
@@ -29,10 +30,18 @@ from bench import (
 from bench.common import Result, postgres
 from tests.rig import unavailable_reason
 
-SUITES = {"ami": ami_ingest.run, "ledger": ledger_catchup.run, "api": service_api.run,
-          "agi": agi_load.run, "heavy": heavy_web.run,
-          "reports": reports.run, "pages": console_pages.run,
-          "wallboard": wallboard.run, "speech": speech.run}
+SUITES = {
+    "ami": ami_ingest.run,
+    "ledger": ledger_catchup.run,
+    "api": service_api.run,
+    "agi": agi_load.run,
+    "heavy": heavy_web.run,
+    "reports": reports.run,
+    "pages": console_pages.run,
+    "wallboard": wallboard.run,
+    "speech": speech.run,
+    "outbound": outbound.run,
+}
 
 
 def table(results: list[Result]) -> str:

@@ -222,7 +222,12 @@ class AMIClient:
 
     def _dispatch(self, message: Message) -> None:
         action_id = message.get("ActionID")
-        if action_id is not None and action_id in self._pending:
+        future = self._pending.get(action_id) if action_id is not None else None
+        # An event carrying the ActionID of an action already answered (OriginateResponse
+        # right behind Originate's acknowledgement, in the same read) is an event, not the
+        # answer: it must reach the subscribers.
+        answered = future is not None and future.done() and "Event" in message
+        if action_id is not None and action_id in self._pending and not answered:
             collected = self._lists.get(action_id)
             if "Response" in message:
                 if collected is None or message["Response"].lower() == "error":

@@ -206,7 +206,8 @@ class LedgerDeriver(Generic[P]):
 
     def __init__(self, inbound_contexts: Iterable[str] = ("callcenter-inbound",),
                  outbound_contexts: Iterable[str] = ("callcenter-outbound",
-                                                     "callcenter-agents"),
+                                                     "callcenter-agents",
+                                                     "callcenter-dialler"),
                  default_region: str = "RU", settle_seconds: float = 5.0,
                  stale_seconds: float = 12 * 3600) -> None:
         self.inbound_contexts = frozenset(inbound_contexts)

@@ -11,6 +11,7 @@ The clock is injectable: retries and calling hours follow `clock()`, which tests
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -57,6 +58,7 @@ class Placed:
     hangup_cause: int | None = None
     hung_up: bool = False
     hung_up_at: float = 0.0
+    twin_cause: int | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -77,6 +79,8 @@ class Dialler:
         self.calls_placed = 0
         # when each agent was last seen free (monotonic): the bench measures free -> ringing
         self.freed_at: dict[str, float] = {}
+        # the last calls' results and how they were reached (diagnosis: /health, tests)
+        self.history: collections.deque[tuple[str, str, str]] = collections.deque(maxlen=500)
 
     # --- events -------------------------------------------------------------------------
 
@@ -91,26 +95,33 @@ class Dialler:
         placed = self.placed.get(linkedid)
         if placed is None and kind == "OriginateResponse":
             # a channel that never came up has no ids in the answer: its name says which
+            channel = event.get("Channel") or ""
             placed = self.placed.get(event.get("Uniqueid") or "") or next(
-                (p for p in self.placed.values()
-                 if p.reason is None and p.channel == event.get("Channel")), None)
+                (p for p in self.placed.values() if p.reason is None and p.channel
+                 and (channel == p.channel or channel.startswith(p.channel + "-"))), None)
         if placed is None:
             return
         if kind == "OriginateResponse":
             placed.reason = int(event.get("Reason") or 0)
             if placed.reason != 4 or placed.hung_up:  # over: not answered, or already gone
-                self._finish(placed, cause=placed.hangup_cause)
+                self._finish(placed, cause=placed.hangup_cause, how="originate")
         elif kind == "VarSet" and event.get("Variable") == "DIALSTATUS":
             placed.dial_status = event.get("Value") or None
             if placed.dial_status == "ANSWER" and placed.answered_at is None:
                 placed.answered_at = self.clock()
+        elif kind == "Hangup" and event.get("Uniqueid") == f"{placed.linkedid}-2":
+            # a Local channel's other half: its cause is the callee's (17 busy, ...)
+            placed.twin_cause = int(event.get("Cause") or 0) or None
         elif kind == "Hangup" and event.get("Uniqueid") == placed.linkedid:
             placed.hangup_cause = int(event.get("Cause") or 0) or None
             placed.hung_up, placed.hung_up_at = True, time.monotonic()
+            if placed.reason is None and placed.dial_status is not None:
+                # the dialplan only dials on after the first channel answered
+                placed.reason = 4
             # a channel that never answered can hang up before Originate's answer arrives:
             # the result is that answer's Reason, so it is awaited
             if placed.reason is not None:
-                self._finish(placed, cause=placed.hangup_cause)
+                self._finish(placed, cause=placed.hangup_cause, how="hangup")
 
     def result_of(self, placed: Placed, cause: int | None) -> str:
         """Progressive: the customer's line (Originate's Reason), then whether the agent
@@ -125,10 +136,12 @@ class Dialler:
             return "failed"
         return DIAL_STATUS.get(placed.dial_status, "failed")
 
-    def _finish(self, placed: Placed, cause: int | None) -> None:
+    def _finish(self, placed: Placed, cause: int | None, how: str = "") -> None:
         if self.placed.pop(placed.linkedid, None) is None:
             return
         result = self.result_of(placed, cause)
+        self.history.append((placed.linkedid, result, f"{how} reason={placed.reason} "
+                             f"dial={placed.dial_status} cause={cause}"))
         task = asyncio.create_task(self._record(placed, result))
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
@@ -186,7 +199,8 @@ class Dialler:
         mono = time.monotonic()
         for placed in list(self.placed.values()):
             if placed.hung_up and placed.reason is None and mono - placed.hung_up_at > grace:
-                self._finish(placed, cause=placed.hangup_cause)
+                self._finish(placed, cause=placed.hangup_cause or placed.twin_cause,
+                             how="overdue")
 
     async def tick(self) -> int:
         """One pacing round: returns how many calls it placed."""
@@ -196,6 +210,7 @@ class Dialler:
         now = self.clock()
         async with self.sessions() as session:
             await service.expire_wrapups(session, now)
+            await service.expire_lost(session, now, keep=set(self.placed))
             rows = (await session.execute(
                 select(ProjectAgent.agent, Project.priority, Project.id, User.interface)
                 .join(Project, Project.id == ProjectAgent.project_id)
@@ -249,7 +264,7 @@ class Dialler:
         fields: dict[str, object] = {
             "Action": "Originate",
             "Channel": channel,
-            "Context": "callcenter-dialler", "Exten": "s", "Priority": 1,
+            "Context": "callcenter-dialler", "Exten": entry.phone.lstrip("+"), "Priority": 1,
             "Timeout": project.ring_seconds * 1000,
             "ChannelId": linkedid, "OtherChannelId": f"{linkedid}-2",
             "Variable": variables, "Async": "true",
@@ -261,14 +276,19 @@ class Dialler:
 
     async def _send(self, fields: dict[str, object], linkedid: str) -> None:
         try:
-            await self.ami.action(fields)
+            response = await self.ami.action(fields)
+            if response.get("Event") == "OriginateResponse":
+                # The call's outcome came before Asterisk's "queued" acknowledgement: the AMI
+                # client took the event (it carries ActionID and Response) for the action's
+                # answer, so no subscriber saw it. It is this call's result all the same.
+                self.on_event(response)
         except Exception as exc:  # refused or AMI gone: the attempt failed, the agent is free
             log.warning("dialler originate refused", extra={"linkedid": linkedid,
                                                             "error": repr(exc)})
             placed = self.placed.get(linkedid)
             if placed is not None:
                 placed.reason = 0
-                self._finish(placed, cause=None)
+                self._finish(placed, cause=None, how=f"refused {exc!r}"[:200])
 
     async def call_preview(self, session: AsyncSession, project: Project, entry: ProjectEntry,
                            *, agent: str, interface: str) -> str:

@@ -66,8 +66,8 @@ class ProjectEntry(Base):
     __tablename__ = "project_entries"
     __table_args__ = (
         # the next number: WHERE project_id = ? AND state = 'queued' AND next_at <= now
-        # ORDER BY next_at: one index range scan whatever the list's size
-        Index("ix_project_entries_due", "project_id", "state", "next_at"),
+        # ORDER BY next_at, id: one index range scan whatever the list's size
+        Index("ix_project_entries_due", "project_id", "state", "next_at", "id"),
         UniqueConstraint("project_id", "phone"),
         Index("ix_project_entries_email", "project_id", "email"),
     )

@@ -25,6 +25,8 @@ from callcenter.projects.models import (
 )
 
 STATUSES = ("draft", "running", "paused", "stopped")
+HOLD = timedelta(minutes=30)  # a preview card untouched this long goes back to the list
+LOST = timedelta(hours=1)  # an attempt with no result this long: its call was lost
 MODES = ("preview", "progressive")
 
 
@@ -246,19 +248,30 @@ async def claim_next(session: AsyncSession, project: Project, now: datetime, *,
     another dialler holds are skipped, not waited for). Numbers found out of hours or on a
     do-not-call list on the way are rescheduled or set aside, never returned."""
     rules = rules_of(project)
+    if holder is not None:  # cards held in preview by agents gone away go back to the list
+        await session.execute(update(ProjectEntry).where(
+            ProjectEntry.project_id == project.id, ProjectEntry.state == "calling",
+            ProjectEntry.held_by.is_not(None), ProjectEntry.held_by != holder,
+            ProjectEntry.held_at < now - HOLD).values(state="queued", held_by=None,
+                                                      held_at=None))
     for _ in range(limit):
-        query = (select(ProjectEntry)
+        # the do-not-call check rides along: one round trip per number
+        blocked = exists().where(
+            DncNumber.number == ProjectEntry.phone,
+            or_(DncNumber.project_id.is_(None), DncNumber.project_id == project.id))
+        query = (select(ProjectEntry, blocked)
                  .where(ProjectEntry.project_id == project.id, ProjectEntry.state == "queued",
                         ProjectEntry.next_at <= now)
                  .order_by(ProjectEntry.next_at, ProjectEntry.id).limit(1))
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        entry = await session.scalar(query)
-        if entry is None:
+            query = query.with_for_update(of=ProjectEntry, skip_locked=True)
+        row = (await session.execute(query)).first()
+        if row is None:
             return None
+        entry, listed = row
         why = core.may_dial(now=now, zones=zones_of(entry), hours=rules.hours,
                             attempts=entry.attempts, max_attempts=rules.max_attempts,
-                            on_dnc=await on_dnc(session, project.id, entry.phone))
+                            on_dnc=bool(listed))
         if why is None:
             entry.state, entry.held_by, entry.held_at = "calling", holder, now
             return entry
@@ -351,6 +364,7 @@ async def save_disposition(session: AsyncSession, linkedid: str, *, agent: str |
         raise ProjectError("must be in the future", field="callback_at")
     already = attempt.disposition is not None
     attempt.disposition, attempt.note, attempt.callback_at = code, note, callback_at
+    await _wrapup(session, attempt, now)
     entry = await session.get(ProjectEntry, attempt.entry_id)
     assert entry is not None
     entry.disposition = code
@@ -358,6 +372,20 @@ async def save_disposition(session: AsyncSession, linkedid: str, *, agent: str |
     if attempt.result is not None and (not already or entry.state != "calling"):
         await _schedule(session, entry, attempt, now)
     return attempt
+
+
+async def _wrapup(session: AsyncSession, attempt: ProjectAttempt, now: datetime) -> None:
+    """The result also as the call's wrap-up (dispositions domain): the call record shows it
+    as it shows any call's."""
+    from callcenter.dispositions.models import CallWrapup
+
+    wrapup = await session.scalar(select(CallWrapup)
+                                  .where(CallWrapup.linkedid == attempt.linkedid))
+    if wrapup is None:
+        wrapup = CallWrapup(linkedid=attempt.linkedid, agent=attempt.agent or "")
+        session.add(wrapup)
+    wrapup.disposition_code, wrapup.note, wrapup.saved_at = (attempt.disposition,
+                                                             attempt.note, now)
 
 
 async def _schedule(session: AsyncSession, entry: ProjectEntry, attempt: ProjectAttempt,
@@ -372,8 +400,6 @@ async def _schedule(session: AsyncSession, entry: ProjectEntry, attempt: Project
     entry.held_by = entry.held_at = None
     entry.callback_at = attempt.callback_at if step.why == "callback" else None
     entry.success = bool(rule and rule.is_success)
-    if step.state == "done" and entry.last_result != step.why and step.why.startswith("max"):
-        entry.last_result = entry.last_result or step.why
 
 
 async def expire_wrapups(session: AsyncSession, now: datetime) -> list[str]:
@@ -393,6 +419,19 @@ async def expire_wrapups(session: AsyncSession, now: datetime) -> list[str]:
             await _schedule(session, entry, attempt, now)
             freed.append(attempt.agent or "")
     return freed
+
+
+async def expire_lost(session: AsyncSession, now: datetime, keep: set[str]) -> int:
+    """Attempts still without a result long after they began, and not among the calls the
+    dialler follows (the service restarted mid-call): failed, and their numbers scheduled."""
+    lost = list(await session.scalars(select(ProjectAttempt).where(
+        ProjectAttempt.result.is_(None), ProjectAttempt.started_at < now - LOST)))
+    count = 0
+    for attempt in lost:
+        if attempt.linkedid not in keep:
+            await finish_attempt(session, attempt.linkedid, result="failed", now=now)
+            count += 1
+    return count
 
 
 async def in_wrapup(session: AsyncSession, agents: Iterable[str], now: datetime) -> set[str]:

@@ -94,7 +94,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('project_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_project_entries_contact_id'), ['contact_id'], unique=False)
-        batch_op.create_index('ix_project_entries_due', ['project_id', 'state', 'next_at'], unique=False)
+        batch_op.create_index('ix_project_entries_due', ['project_id', 'state', 'next_at', 'id'], unique=False)
         batch_op.create_index('ix_project_entries_email', ['project_id', 'email'], unique=False)
 
     op.create_table('queue_scripts',

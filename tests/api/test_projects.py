@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from callcenter.api.app import create_app
 from callcenter.contacts.models import Contact, ContactNumber
-from callcenter.dispositions.models import Disposition
+from callcenter.dispositions.models import CallWrapup, Disposition
 from callcenter.migrate import upgrade
 from callcenter.projects import service
 from callcenter.projects.models import ProjectAttempt, ProjectEntry
@@ -183,6 +183,9 @@ async def test_preview_skip_call_disposition_and_reports(api, project) -> None:
     assert saved.json()["entry_state"] == "queued"
     assert saved.json()["next_at"].startswith(later[:16])
 
+    async with api.service.sessions() as session:
+        wrapup = await session.scalar(select(CallWrapup).where(CallWrapup.linkedid == "pv-test-2"))
+    assert (wrapup.agent, wrapup.disposition_code) == ("Anna", "think")  # on the call record
     callbacks = await api.get(f"/projects/{pid}/reports/callbacks", "supervisor")
     assert [c["entry_id"] for c in callbacks.json()] == [card["entry"]["id"]]
     funnel = await api.get(f"/projects/{pid}/reports/funnel", "supervisor")
@@ -243,3 +246,29 @@ async def test_agents_cannot_manage_projects(api, project) -> None:
     mine = await api.get("/projects", "agent")
     assert [p["id"] for p in mine.json()] == [project["id"]]
     assert (await api.get("/projects", "other_agent")).json() == []
+
+
+async def test_a_card_left_held_goes_back_and_a_lost_call_is_failed(api, project) -> None:
+    pid, clock = project["id"], project["clock"]
+    await api.post(f"/projects/{pid}/start", "supervisor")
+    held = (await api.post(f"/projects/{pid}/preview/next", "agent")).json()["entry"]["id"]
+    async with api.service.sessions() as session:
+        p = await service.get_project(session, pid)
+        # another agent, 31 minutes later, gets Anna's forgotten card back in the list
+        taken = await service.claim_next(session, p, clock.now + timedelta(minutes=31),
+                                         holder="Vera")
+        assert taken.id == held
+        await session.commit()
+        entry = await session.get(ProjectEntry, held)
+        await service.start_attempt(session, entry, linkedid="dl-lost", agent="Vera",
+                                    mode="progressive", now=clock.now)
+        await session.commit()
+        assert await service.expire_lost(session, clock.now + timedelta(minutes=59), set()) == 0
+        later = clock.now + timedelta(hours=2)
+        assert await service.expire_lost(session, later, {"dl-lost"}) == 0  # still followed
+        assert await service.expire_lost(session, later, set()) == 1
+        await session.commit()
+        attempt = await service.attempt_by_linkedid(session, "dl-lost")
+        assert attempt.result == "failed"
+        entry = await session.get(ProjectEntry, held)
+        assert entry.state == "done"  # failed: never retried by this project's rules

@@ -215,3 +215,34 @@ async def test_lost_at_is_the_last_event_before_the_cut_not_one_after_reconnecti
     assert tracker.lost_at == [None, 1700000123.456]
     assert listener.last_event_at == 1700000500.0  # the new session's events did arrive first
     await stop(listener.client, task)
+
+
+async def test_an_originate_outcome_right_behind_its_acknowledgement_reaches_subscribers(peer):
+    """Asterisk can write OriginateResponse (which carries the ActionID and a Response
+    header) in the same read as Originate's acknowledgement, as it did for a Busy() customer:
+    the acknowledgement answers the action, the outcome is still an event."""
+    events: list = []
+    client = client_for(peer, events)
+    task = await connected(client)
+    original = peer._answer
+
+    def answer_with_outcome(action, writer):
+        if action.get("Action") == "Originate":
+            aid = action["ActionID"]
+            writer.write(f"Response: Success\r\nActionID: {aid}\r\nMessage: Originate "
+                         f"successfully queued\r\n\r\nEvent: OriginateResponse\r\n"
+                         f"ActionID: {aid}\r\nResponse: Failure\r\nChannel: Local/1@x\r\n"
+                         f"Reason: 5\r\nUniqueid: dl-1\r\n\r\n".encode())
+        else:
+            original(action, writer)
+
+    peer._answer = answer_with_outcome
+    response = await client.action({"Action": "Originate", "Channel": "Local/1@x",
+                                    "Async": "true"})
+    assert response["Message"] == "Originate successfully queued"
+    for _ in range(100):
+        if events:
+            break
+        await asyncio.sleep(0.02)
+    assert [(e["Event"], e["Reason"]) for e in events] == [("OriginateResponse", "5")]
+    await stop(client, task)
