@@ -6,9 +6,16 @@ from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call, CallLeg
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.db import Base
+from callcenter.outbox.models import (
+    OutboxEvent,
+    OutboxMark,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from callcenter.queues.models import QueueEntry
 from callcenter.recordings.models import Recording
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
-           "Callback", "CardField", "Contact", "ContactNumber", "QueueEntry", "Recording", "User"]
+           "Callback", "CardField", "Contact", "ContactNumber", "OutboxEvent", "OutboxMark",
+           "QueueEntry", "Recording", "User", "WebhookDelivery", "WebhookSubscription"]

@@ -26,6 +26,9 @@ from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
 from callcenter.ledger.derive import LedgerDeriver
 from callcenter.metrics import Metrics
+from callcenter.outbox.deliver import Deliverer
+from callcenter.outbox.live import EVENTS as LIVE_CALL_EVENTS
+from callcenter.outbox.live import LiveCallEvents
 from callcenter.queues.feed import EVENTS as FEED_EVENTS
 from callcenter.queues.feed import QueueFeed
 from callcenter.queues.live import LiveState
@@ -88,6 +91,11 @@ class Service:
                                observe_lag=self.ami_lag.observe)
         self.pops = ScreenPopHub(self.telephony_sessions, settings.default_region)
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
+        # call.ringing / call.answered: through the writer, in order with the call's record
+        self.live_call_events = LiveCallEvents(self.writer.submit, settings.default_region)
+        self.ami.subscribe(self.live_call_events.on_event, LIVE_CALL_EVENTS)
+        # webhooks: on the web side (its pool, its HTTP client), never on telephony's path
+        self.deliverer = Deliverer(self.sessions, settings)
         self.queue_feed = QueueFeed(self.live, lambda: self.ami.connected)
         self.ami.subscribe(self.queue_feed.on_event, FEED_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
@@ -166,6 +174,7 @@ class Service:
         if self.ledger is not None:
             self.supervise("ledger", self.ledger.run)
         self.supervise("recordings-sweep", self._sweep_recordings)
+        self.supervise("webhooks", self.deliverer.run)
         await self._open_telephony_pool()
         settle()  # download buffers go back to the system; start-up objects out of full GCs
         log.info("callcenter started")
@@ -243,6 +252,7 @@ class Service:
             "ledger": self.ledger.health() if self.ledger is not None else
             {"enabled": False, "records": "best-effort: AMI only (no CEL/queue_log configured)"},
             # recording files of no known call, found by the last sweep: for a person to look at
+            "webhooks": self.deliverer.health(),
             "recordings": {"unplaced_files": len(self.last_sweep.unknown)
                            if self.last_sweep is not None else None},
         }

@@ -25,6 +25,7 @@ from callcenter.api import (
     recordings,
     screenpop,
     wallboard,
+    webhooks,
 )
 from callcenter.console import pages
 from callcenter.service import Service
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.add_middleware(metrics.HttpLatency, histogram=service.metrics.http_seconds)
     routers = [module.router for module in (health, metrics, auth, calls, screenpop, contacts,
                                             recordings, agents, queues, callbacks, admin,
-                                            wallboard)]
+                                            wallboard, webhooks)]
     errors.install(app, routers)
     for router in routers:
         app.include_router(router)
