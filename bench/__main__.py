@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one table (also bench/results.json), each figure beside its
 baseline measured in the same run.
 
-    python -m bench [--only ami|ledger|api|agi|heavy]
+    python -m bench [--only ami|ledger|api|agi|heavy|webhooks]
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import agi_load, ami_ingest, heavy_web, ledger_catchup, service_api
+from bench import agi_load, ami_ingest, heavy_web, ledger_catchup, service_api, webhooks
 from bench.common import Result, postgres
 from tests.rig import unavailable_reason
 
 SUITES = {"ami": ami_ingest.run, "ledger": ledger_catchup.run, "api": service_api.run,
-          "agi": agi_load.run, "heavy": heavy_web.run}
+          "agi": agi_load.run, "heavy": heavy_web.run, "webhooks": webhooks.run}
 
 
 def table(results: list[Result]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ class Arrival:
     body: dict[str, Any]
     signature_valid: bool
     header_id_matches: bool
+    at: float  # time.monotonic() when it arrived
 
 
 class Receiver:
@@ -54,7 +56,8 @@ class Receiver:
         if self.status < 300:
             async with self._changed:
                 self.arrivals.append(Arrival(data["id"], data, valid,
-                                             headers.get(EVENT_ID_HEADER.lower()) == data["id"]))
+                                             headers.get(EVENT_ID_HEADER.lower()) == data["id"],
+                                             time.monotonic()))
                 self._changed.notify_all()
         await send({"type": "http.response.start", "status": self.status,
                     "headers": [(b"content-type", b"text/plain")]})

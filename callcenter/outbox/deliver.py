@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -214,6 +214,10 @@ class Deliverer:
                             extra={"delivery": delivery.id, "attempts": attempts,
                                    "error": values["last_error"][:200]})
         async with self.sessions() as session, session.begin():
+            if session.bind.dialect.name == "postgresql":
+                # a kill -9 of this process cannot lose a commit PostgreSQL has acknowledged;
+                # only PostgreSQL crashing could, and then the delivery is sent again (by id)
+                await session.execute(text("SET LOCAL synchronous_commit = off"))
             await session.execute(update(WebhookDelivery).where(
                 WebhookDelivery.id == delivery.id, WebhookDelivery.state == "pending",
                 WebhookDelivery.attempts == delivery.attempts).values(values))

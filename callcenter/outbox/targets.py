@@ -64,7 +64,7 @@ async def check_target(url: str, *, allow_private: bool, resolve_timeout: float 
             async with asyncio.timeout(resolve_timeout):
                 infos = await asyncio.get_running_loop().getaddrinfo(
                     host, port, type=socket.SOCK_STREAM)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, UnicodeError) as exc:  # UnicodeError: no IDNA name
             raise UnsafeTarget(f"the host {host!r} does not resolve ({exc})") from None
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
