@@ -6,6 +6,7 @@ from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call, CallLeg
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.db import Base
+from callcenter.dispositions.models import CallWrapup, Disposition, WrapupPolicy
 from callcenter.outbox.models import (
     OutboxEvent,
     OutboxMark,
@@ -17,5 +18,6 @@ from callcenter.recordings.models import Recording
 from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
-           "Callback", "CardField", "Contact", "ContactNumber", "OutboxEvent", "OutboxMark",
-           "QueueEntry", "Recording", "User", "WebhookDelivery", "WebhookSubscription"]
+           "CallWrapup", "Callback", "CardField", "Contact", "ContactNumber", "Disposition",
+           "OutboxEvent", "OutboxMark", "QueueEntry", "Recording", "User", "WebhookDelivery",
+           "WebhookSubscription", "WrapupPolicy"]

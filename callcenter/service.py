@@ -19,7 +19,7 @@ from callcenter.ami.listener import AMIListener
 from callcenter.cache import TTLCache
 from callcenter.calls.ledger import LedgerFollower
 from callcenter.calls.pops import EVENTS as POP_EVENTS
-from callcenter.calls.pops import ScreenPopHub
+from callcenter.calls.pops import WAITING_EVENTS, ScreenPopHub
 from callcenter.calls.store import RecordWriter, refusal_reason
 from callcenter.calls.tracker import CallTracker
 from callcenter.db import create_engine, ping, session_factory
@@ -91,6 +91,8 @@ class Service:
                                observe_lag=self.ami_lag.observe)
         self.pops = ScreenPopHub(self.telephony_sessions, settings.default_region)
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
+        self.ami.subscribe(lambda event: self.pops.waiting_changed(event, self.live),
+                           WAITING_EVENTS)
         # call.ringing / call.answered: through the writer, in order with the call's record
         self.live_call_events = LiveCallEvents(self.writer.submit, settings.default_region)
         self.ami.subscribe(self.live_call_events.on_event, LIVE_CALL_EVENTS)

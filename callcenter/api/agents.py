@@ -5,6 +5,7 @@ Agents act on themselves; supervisors on any agent by username."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from callcenter.agents.models import AgentStateChange
+from callcenter.agents.today import agent_today, start_of_day
 from callcenter.ami.client import AMIError
 from callcenter.api.auth import Agent, Principal, Supervisor
 from callcenter.api.deps import DbDep, ServiceDep
@@ -120,6 +122,53 @@ async def my_state(principal: Agent, service: ServiceDep) -> MyState:
                    pause_reasons=reasons,
                    state_seconds=round(now - member.state_since, 1)
                    if member.state_since else None)
+
+
+class WaitingIn(BaseModel):
+    queue: str
+    waiting: int
+    longest_wait_seconds: float | None
+
+
+class MyDay(BaseModel):
+    """The agent's day so far (since midnight in the site's time zone)."""
+
+    since: datetime
+    calls: int = Field(description="calls taken (as the agent on them)")
+    answered: int
+    talk_seconds: float
+    average_handling_seconds: float | None = Field(
+        description="average talk time of today's answered calls")
+    pause_seconds: dict[str, float] = Field(description='seconds paused by reason ("": none '
+                                                        "given)")
+    waiting: list[WaitingIn] | None = Field(
+        description="callers waiting now in the agent's queues (None: not connected to "
+                    "Asterisk, so not known)")
+
+
+@router.get("/me/today", response_model=MyDay, responses=errors(409))
+async def my_day(principal: Agent, service: ServiceDep, db: DbDep) -> MyDay:
+    """For the desktop's today panel: from the call records and state history, and the live
+    queues for who waits."""
+    if not principal.agent_name:
+        raise HTTPException(409, "this user has no agent phone")
+    now = datetime.now(UTC)
+    since = start_of_day(now, service.settings.time_zone)
+    today = await agent_today(db, principal.agent_name, since, now)
+    waiting = None
+    if service.ami.connected:
+        member = service.live.members.get(principal.interface or "")
+        waiting = []
+        clock = time.time()
+        for name in sorted(member.queues if member else ()):
+            queue = service.live.queues.get(name)
+            callers = list(queue.callers.values()) if queue else []
+            waiting.append(WaitingIn(queue=name, waiting=len(callers), longest_wait_seconds=(
+                round(clock - min(c.joined_at for c in callers), 1) if callers else None)))
+    return MyDay(since=since, calls=today.calls, answered=today.answered,
+                 talk_seconds=today.talk_seconds,
+                 average_handling_seconds=today.average_handling_seconds,
+                 pause_seconds=today.pause_seconds, waiting=waiting)
 
 
 @router.post("/me", response_model=StateResult, responses=STATE_ERRORS)

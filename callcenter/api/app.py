@@ -18,6 +18,7 @@ from callcenter.api import (
     callbacks,
     calls,
     contacts,
+    dispositions,
     errors,
     health,
     metrics,
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.add_middleware(metrics.HttpLatency, histogram=service.metrics.http_seconds)
     routers = [module.router for module in (health, metrics, auth, calls, screenpop, contacts,
                                             recordings, agents, queues, callbacks, admin,
-                                            wallboard, webhooks)]
+                                            wallboard, dispositions, webhooks)]
     errors.install(app, routers)
     for router in routers:
         app.include_router(router)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, or_, select
 
 from callcenter.ami.client import AMIError
@@ -23,6 +23,8 @@ from callcenter.api.fields import Limit, Offset, PhoneInput, Timestamp, text
 from callcenter.calls.clicktocall import click_to_call
 from callcenter.calls.models import Call
 from callcenter.contacts.card import number_for
+from callcenter.dispositions.models import CallWrapup
+from callcenter.dispositions.service import shown_note, wrapups_for
 from callcenter.phone import dialable, to_e164
 from callcenter.policy import NAME, Viewer, show
 from callcenter.recordings.models import Recording
@@ -33,7 +35,8 @@ router = APIRouter(tags=["calls"])
 
 CSV_COLUMNS = ["linkedid", "direction", "caller", "called", "started_at", "queue",
                "answered_at", "ended_at", "agent", "wait_seconds", "talk_seconds", "outcome",
-               "abandon_position", "hangup_by", "transfer_target", "ivr_path"]
+               "abandon_position", "hangup_by", "transfer_target", "ivr_path",
+               "disposition", "note"]
 
 
 class RecordingOut(BaseModel):
@@ -67,6 +70,8 @@ class CallOut(BaseModel):
     vip: bool
     end_inferred: bool
     recordings: list[RecordingOut] = []
+    disposition: str | None = Field(None, description="the wrap-up's disposition code")
+    note: str | None = Field(None, description="the wrap-up note (agents: their own calls')")
 
 
 def _query(principal: Principal, region: str, since: datetime | None, until: datetime | None,
@@ -137,9 +142,13 @@ async def search_calls(
             select(Recording).where(Recording.linkedid.in_([c.linkedid for c in calls])))
         for rec in rows:
             recordings.setdefault(rec.linkedid, []).append(rec)
+    wrapups = await wrapups_for(db, [c.linkedid for c in calls])
     out = []
     for call in calls:
         item = CallOut.model_validate(call).model_copy(update=_shown(call, principal))
+        wrapup = wrapups.get(call.linkedid)
+        item.disposition = wrapup.disposition_code if wrapup else None
+        item.note = shown_note(wrapup, Viewer(principal.role), principal.agent_name)
         item.recordings = [RecordingOut.model_validate(r)
                            for r in recordings.get(call.linkedid, [])]
         out.append(item)
@@ -165,13 +174,20 @@ async def _csv_rows(service: Service, query: Select,
     writer.writerow(CSV_COLUMNS)
     yield _drain(buffer)
     rows = 0
-    plain = query.with_only_columns(*Call.__table__.columns)
+    plain = (query.outerjoin(CallWrapup, CallWrapup.linkedid == Call.linkedid)
+             .with_only_columns(*Call.__table__.columns, CallWrapup.agent.label("wrapup_agent"),
+                                CallWrapup.disposition_code.label("disposition"),
+                                CallWrapup.note.label("note")))
+    viewer = Viewer(principal.role)
     try:
         async with service.sessions() as session:
             result = await session.stream(plain.execution_options(yield_per=EXPORT_BATCH))
             async for batch in result.partitions():
                 for call in batch:
                     shown = _shown(call, principal)  # type: ignore[arg-type]
+                    shown["note"] = shown_note(
+                        CallWrapup(agent=call.wrapup_agent, note=call.note)
+                        if call.wrapup_agent else None, viewer, principal.agent_name)
                     writer.writerow([shown.get(c, getattr(call, c)) for c in CSV_COLUMNS])
                 rows += len(batch)
                 yield _drain(buffer)

@@ -39,7 +39,7 @@ from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.limits import ONE_LINE, PLAIN_TEXT
 from callcenter.outbox.contacts import contact_changed
 from callcenter.phone import to_e164
-from callcenter.policy import FieldRule, Viewer
+from callcenter.policy import BUILT_IN, NOTES, FieldRule, Viewer
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -197,6 +197,50 @@ async def update_contact(contact_id: ObjectId, body: ContactPatch, principal: Su
     await contact_changed(db, contact, "updated")
     await db.commit()
     return card(contact, _viewer(principal), rules)
+
+
+class NotesIn(BaseModel):
+    notes: Notes | None = Field(description="free text: no phone numbers or e-mails; null "
+                                            "clears")
+
+
+class NotesOut(BaseModel):
+    contact_id: int
+    notes: str | None
+
+
+@router.put("/{contact_id}/notes", response_model=NotesOut, responses={
+    403: {"model": Problem, "description": "(agents) contact notes are not shown to agents"},
+    404: {"model": Problem, "description": "no such contact, or (agents) not one they were "
+                                           "on a call with"}})
+async def set_contact_notes(contact_id: ObjectId, body: NotesIn, principal: Agent, db: DbDep,
+                            service: ServiceDep, request: Request) -> NotesOut:
+    """The card's notes, from the desktop: agents may write them on the cards they may read
+    (a caller they are or recently were on a call with), when admins show notes to agents.
+    Audited (who, which contact, the length; never the text)."""
+    contact = await db.get(Contact, contact_id)
+    if contact is None:
+        raise HTTPException(404, "no such contact")
+    rules = await field_rules(db)
+    viewer = _viewer(principal)
+    if principal.is_agent:
+        try:
+            await check_agent_may_read(
+                db, agent_name=principal.agent_name, numbers=[n.number for n in contact.numbers],
+                live_numbers=service.pops.numbers_on_call(principal.interface),
+                window=timedelta(hours=service.settings.agent_card_window_hours))
+        except CardNotAllowed:
+            raise HTTPException(404, "no such contact") from None
+        if not rules.get(NOTES, BUILT_IN[NOTES]).agent_visible:
+            raise HTTPException(403, "contact notes are not shown to agents")
+    notes = body.notes.strip() if body.notes else None
+    _check_policy(None, notes, None, rules)
+    contact.notes = notes or None
+    audit(db, username=principal.username, action="contact.notes", object_type="contact",
+          object_id=contact_id, client=client_ip(request),
+          details=f"length={len(contact.notes or '')}")
+    await db.commit()
+    return NotesOut(contact_id=contact_id, notes=card(contact, viewer, rules).get("notes"))
 
 
 @router.delete("/{contact_id}", responses=errors(404))

@@ -16,10 +16,14 @@ class Callback(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), index=True)  # E.164
     queue: Mapped[str | None] = mapped_column(String(80))
-    source: Mapped[str] = mapped_column(String(16))  # ivr | abandoned
+    source: Mapped[str] = mapped_column(String(16))  # ivr | abandoned | wrapup
     linkedid: Mapped[str | None] = mapped_column(String(64))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | done
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_linkedid: Mapped[str | None] = mapped_column(String(64))
+    # scheduled by an agent at wrap-up: when to call, and whose it is (an agent name; None:
+    # the team, i.e. whoever works the callback's queue)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    assignee: Mapped[str | None] = mapped_column(String(80), index=True)

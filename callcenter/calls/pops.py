@@ -19,6 +19,7 @@ from callcenter.ami.protocol import Message
 from callcenter.contacts.access import audit_card_read
 from callcenter.contacts.screenpop import PopData, load_pop
 from callcenter.phone import to_e164
+from callcenter.queues.live import LiveState
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ _DIAL_PROGRESS = {"5": "agent_ringing", "6": "agent_answered"}
 # An agent's queue membership or pause changed (by them, a supervisor or the PBX): their
 # desktop is told, and reads its new state (GET /agents/me), already applied by then.
 MEMBER_EVENTS = frozenset({"QueueMemberAdded", "QueueMemberRemoved", "QueueMemberPause"})
+# a caller joined or left a queue: its members' desktops are told how many wait now
+WAITING_EVENTS = frozenset({"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon"})
 EVENTS = frozenset({"AgentCalled", "AgentConnect", "AgentRingNoAnswer", "QueueCallerAbandon",
                     "Hangup", "AgentComplete", "Newstate", "DialBegin", "DialEnd",
                     "OriginateResponse", *MEMBER_EVENTS})
@@ -165,6 +168,19 @@ class ScreenPopHub:
                                                     "reason": event.get("Reason")})
         if linkedid in self._click_to_call:
             self._click_to_call_progress(linkedid, event)
+
+    def waiting_changed(self, event: Message, live: LiveState) -> None:
+        """Pushes how many callers wait in the event's queue, and since when the longest has
+        (server time), to that queue's members (the desktop's today panel). `live` has applied
+        the event already (the AMI listener updates it before its subscribers)."""
+        queue = event.get("Queue", "")
+        state = live.queues.get(queue)
+        joined = [c.joined_at for c in state.callers.values()] if state else []
+        message = {"type": "waiting", "queue": queue, "waiting": len(joined),
+                   "longest_joined_at": min(joined) if joined else None}
+        for interface, member in live.members.items():
+            if queue in member.queues and interface in self._subscribers:
+                self._push(interface, message)
 
     def _click_to_call_progress(self, call_id: str, event: Message) -> None:
         interface = self._click_to_call[call_id]

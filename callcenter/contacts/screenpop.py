@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, union_all
+from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.callbacks.models import Callback
@@ -12,11 +13,14 @@ from callcenter.calls.models import Call
 from callcenter.contacts.card import card
 from callcenter.contacts.lookup import field_rules, find_by_number
 from callcenter.contacts.models import Contact
+from callcenter.dispositions.models import CallWrapup
 from callcenter.phone import to_e164
 from callcenter.policy import FieldRule, Viewer
 from callcenter.recordings.models import Recording
 
 LAST_CALLS = 5
+# a caller who called within this many days before is marked a repeat caller
+REPEAT_DAYS = 7
 
 
 class PopData:
@@ -24,10 +28,11 @@ class PopData:
 
     def __init__(self, number: str | None, raw: str, contact: Contact | None,
                  calls: list[dict[str, Any]], callbacks: list[dict[str, Any]],
-                 rules: dict[str, FieldRule]) -> None:
+                 rules: dict[str, FieldRule], recent_calls: int = 0) -> None:
         self.number, self.raw, self.contact = number, raw, contact
         self.calls, self.callbacks = calls, callbacks
         self.rules = rules
+        self.recent_calls = recent_calls
 
     def for_viewer(self, role: str, agent_name: str | None) -> dict[str, Any]:
         """The caller's own number is theirs to see in full: it is the caller's."""
@@ -40,6 +45,8 @@ class PopData:
             "last_calls": [c if viewer.sees_everything or c["agent"] == agent_name
                            else {**c, "recordings": []} for c in self.calls],
             "open_callbacks": self.callbacks,
+            "recent_calls": self.recent_calls,
+            "repeat_caller": self.recent_calls > 0,
         }
 
 
@@ -56,17 +63,20 @@ async def last_calls(session: AsyncSession, number: str, limit: int) -> list[dic
               .order_by(Call.started_at.desc()).limit(limit).subquery())
     rows = await session.execute(
         select(Call.id, Call.linkedid, Call.started_at, Call.direction, Call.queue,
-               Call.outcome, Call.agent, Call.wait_seconds, Call.talk_seconds, Recording.id)
+               Call.outcome, Call.agent, Call.wait_seconds, Call.talk_seconds, Recording.id,
+               CallWrapup.disposition_code)
         .join(latest, latest.c.id == Call.id)
         .outerjoin(Recording, Recording.linkedid == Call.linkedid)
+        .outerjoin(CallWrapup, CallWrapup.linkedid == Call.linkedid)
         .order_by(Call.started_at.desc(), Call.id, Recording.id))
     calls: dict[int, dict[str, Any]] = {}
     for (call_id, linkedid, started_at, direction, queue, outcome, agent, wait, talk,
-         recording_id) in rows:
+         recording_id, disposition) in rows:
         call = calls.setdefault(call_id, {
             "id": call_id, "linkedid": linkedid, "started_at": started_at.isoformat(),
             "direction": direction, "queue": queue, "outcome": outcome, "agent": agent,
-            "wait_seconds": wait, "talk_seconds": talk, "recordings": []})
+            "wait_seconds": wait, "talk_seconds": talk, "disposition": disposition,
+            "recordings": []})
         if recording_id is not None:
             call["recordings"].append(recording_id)
     return list(calls.values())
@@ -77,11 +87,20 @@ async def load_pop(session: AsyncSession, raw_number: str, region: str) -> PopDa
     contact = await find_by_number(session, number) if number else None
     calls: list[dict[str, Any]] = []
     callbacks: list[dict[str, Any]] = []
+    recent = 0
     if number:
         calls = await last_calls(session, number, LAST_CALLS)
+        since = datetime.now(UTC) - timedelta(days=REPEAT_DAYS)
+        for column in (Call.caller, Call.called):  # each from its own (number, time) index
+            recent += await session.scalar(
+                select(func.count(Call.id)).where(column == number,
+                                                  Call.started_at >= since)) or 0
         callbacks = [
-            {"id": cb_id, "queue": queue, "requested_at": at.isoformat(), "source": source}
-            for cb_id, queue, at, source in await session.execute(
-                select(Callback.id, Callback.queue, Callback.requested_at, Callback.source)
+            {"id": cb_id, "queue": queue, "requested_at": at.isoformat(), "source": source,
+             "due_at": due.isoformat() if due else None, "assignee": assignee}
+            for cb_id, queue, at, source, due, assignee in await session.execute(
+                select(Callback.id, Callback.queue, Callback.requested_at, Callback.source,
+                       Callback.due_at, Callback.assignee)
                 .where(Callback.number == number, Callback.status == "open"))]
-    return PopData(number, raw_number, contact, calls, callbacks, await field_rules(session))
+    return PopData(number, raw_number, contact, calls, callbacks, await field_rules(session),
+                   recent)

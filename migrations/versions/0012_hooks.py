@@ -1,7 +1,7 @@
 """outbox_events, outbox_marks, webhook_subscriptions, webhook_deliveries: CRM integration
 
 Revision ID: 0012_hooks
-Revises: 0005_ledger_tables
+Revises: 0007_desk (merged from branch desk)
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0012_hooks'
-down_revision = '0005_ledger_tables'
+down_revision = '0007_desk'  # 0005_ledger_tables on its own; after merging desk: 0007_desk
 branch_labels = None
 depends_on = None
 

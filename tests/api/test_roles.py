@@ -44,6 +44,20 @@ ENDPOINTS = [
      {"json": {"password": "a new password"}, "missing": True}),
     ("POST", "/auth/ws-ticket", "agent", {}),
     ("GET", "/audit", "supervisor", {}),
+    # dispositions and wrap-up (desk)
+    ("GET", "/dispositions", "agent", {"params": {"key": "*"}}),
+    ("GET", "/admin/dispositions", "admin", {}),
+    ("POST", "/admin/dispositions", "admin",
+     {"json": {"scope_key": "support", "code": "sale", "label": "Sale"}}),
+    ("PATCH", "/admin/dispositions/{disposition_id}", "admin",
+     {"json": {"label": "x"}, "missing": True}),
+    ("DELETE", "/admin/dispositions/{disposition_id}", "admin", {"missing": True}),
+    ("GET", "/admin/wrapup-policies", "admin", {}),
+    ("PUT", "/admin/wrapup-policies/{scope}/{key}", "admin", {"json": {"seconds": 30}}),
+    ("GET", "/calls/{linkedid}/wrapup", "agent", {}),
+    ("POST", "/calls/{linkedid}/wrapup", "agent", {"json": {"note": "n"}}),
+    ("GET", "/agents/me/today", "agent", {}),
+    ("PUT", "/contacts/{contact_id}/notes", "agent", {"json": {"notes": "n"}}),
 ]
 # Open by design: liveness and metrics (for the scraper; no personal data), logging in (and
 # the console's sign-in and sign-out), and recordings behind a signed short-lived URL.
@@ -62,7 +76,8 @@ def fill(path: str, customer: dict, missing: bool) -> str:
     return path.format(
         contact_id=999999 if missing else customer["contact_id"],
         recording_id=customer["anna_recording"], username="anna",
-        callback_id=999999, user_id=999999)
+        callback_id=999999, user_id=999999, disposition_id=999999, scope="queue",
+        key="support", linkedid="call-anna")
 
 
 @pytest.mark.parametrize(("method", "path", "least", "kwargs"), ENDPOINTS,

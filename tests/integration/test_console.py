@@ -1,23 +1,31 @@
 """The console in a real Chromium against the real Asterisk: an agent signs in and logs in to
 a queue from the page; a queue call rings their phone and the card pops before they answer,
-while the supervisor's wallboard shows the caller waiting and then the agent on the call.
-Once in English and once in Russian."""
+while the supervisor's wallboard shows the caller waiting and then the agent on the call;
+after the call the agent picks a disposition with its hotkey and writes a note, which land on
+the call record. Once in English and once in Russian."""
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from callcenter.api.app import create_app
 from callcenter.calls.models import Call
 from callcenter.contacts.models import Contact, ContactNumber
+from callcenter.dispositions.models import CallWrapup, Disposition, WrapupPolicy
 from callcenter.users.models import User
 from callcenter.users.service import create_user
 from tests.browser import PASSWORD, chromium, new_page, sign_in
-from tests.integration.helpers import logout_everyone, place_inbound_call, wait_for_call
+from tests.integration.helpers import (
+    bearer,
+    logout_everyone,
+    place_inbound_call,
+    wait_for_call,
+)
 from tests.rig import serving
 
 pytestmark = pytest.mark.integration
@@ -27,12 +35,16 @@ TEXT = {
            "on_call": "On call",
            "logged_in": "Logged in to support.", "two_calls": "2 calls",
            "waiting": "1 caller waiting", "nobody": "0 callers waiting", "agent": "1 agent",
-           "ended": "Call ended.", "paused": "Paused", "paused_count": "paused"},
+           "ended": "Call ended.", "paused": "Paused", "paused_count": "paused",
+           "note": "Happy customer, call back on Friday about the tariff",
+           "saved": "Wrap-up saved.", "left": "Wrap-up time left"},
     "ru": {"ready": "Готов", "logged_out": "Не в очереди", "ringing": "Звонок",
            "on_call": "Разговор",
            "logged_in": "Вы в очереди support.", "two_calls": "2 звонка",
            "waiting": "1 абонент ждёт", "nobody": "0 абонентов ждут", "agent": "1 оператор",
-           "ended": "Разговор завершён.", "paused": "Пауза", "paused_count": "пауза"},
+           "ended": "Разговор завершён.", "paused": "Пауза", "paused_count": "пауза",
+           "note": "Клиент доволен, перезвонить в пятницу про тариф",
+           "saved": "Результат звонка сохранён.", "left": "Осталось на завершение"},
 }
 CASES = {"en": ("Olga Smirnova", "+79265550031", "2021"),
          "ru": ("Ольга Смирнова", "+79265550032", "2022")}
@@ -66,7 +78,9 @@ async def contact_with_two_calls(service, name: str, number: str) -> None:
     async with service.sessions() as session:
         if await session.scalar(select(ContactNumber).where(ContactNumber.number == number)):
             return
-        session.add(Contact(name=name, vip=True, numbers=[ContactNumber(number=number)]))
+        # a passport number: a field of no declared kind, which agents never see
+        session.add(Contact(name=name, vip=True, fields={"passport": "4509 123456"},
+                            numbers=[ContactNumber(number=number)]))
         for minute in (1, 2):
             when = datetime(2026, 11, 20, 7, minute, tzinfo=UTC)  # 10:0x in Moscow
             session.add(Call(linkedid=f"earlier-{number}-{minute}", direction="inbound",
@@ -77,6 +91,20 @@ async def contact_with_two_calls(service, name: str, number: str) -> None:
         await session.commit()
 
 
+async def support_dispositions(service) -> None:
+    """The support queue's list (hotkeys 1-3) and a 60 s wrap-up time."""
+    async with service.sessions() as session:
+        if await session.scalar(select(Disposition).where(Disposition.scope_key == "support")):
+            return
+        for position, (code, label, key) in enumerate(
+                [("sale", "Sale", 1), ("info", "Information", 2), ("complaint", "Complaint", 3)]):
+            session.add(Disposition(scope="queue", scope_key="support", code=code, label=label,
+                                    hotkey=key, position=position))
+        session.add(WrapupPolicy(scope="queue", scope_key="support", required=True,
+                                 seconds=60))
+        await session.commit()
+
+
 @pytest.mark.parametrize("lang", ["en", "ru"])
 async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_call(
         service, site, lang):
@@ -84,6 +112,7 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
     name, number, extension = CASES[lang]
     agent_name = f"Desk{lang.upper()}"
     await contact_with_two_calls(service, name, number)
+    await support_dispositions(service)
     # a phone that rings 4 s before the agent answers, as a real one does
     await user_with_password(service, f"desk-{lang}", "agent", agent_name,
                              f"Local/{extension}@cc-test-slow-agent/n")
@@ -115,6 +144,11 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         await card.get_by_test_id("vip").wait_for()
         assert await card.get_by_test_id("call-count").inner_text() == text["two_calls"]
         assert "10:02" in await card.inner_text()  # the earlier calls, in the site's zone
+        assert "4509" not in await card.inner_text()  # the policy hides the passport
+        # the today panel is told the caller waits in her queue (pushed, not polled)
+        await desk.get_by_test_id("today-waiting").get_by_text(text["waiting"]).wait_for(
+            timeout=3000)
+        assert await card.get_by_test_id("repeat").count() == 0  # earlier calls: long ago
         await screenshot(desk, f"desktop-{lang}")
         # meanwhile the wallboard shows the caller waiting
         await tile.get_by_test_id("waiting").get_by_text(text["waiting"]).wait_for(timeout=3000)
@@ -130,6 +164,18 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         # the call ends: ready again, the card stays with what happened
         await desk.get_by_test_id("call-note").get_by_text(text["ended"]).wait_for(timeout=15000)
         assert await status.get_attribute("data-state") == "ready"
+        # wrap-up: the queue's list with hotkeys, a countdown of its 60 s; key 2 picks
+        # "info", the note is typed, and both land on the call record
+        wrapup = desk.get_by_test_id("wrapup")
+        await wrapup.get_by_test_id("disposition").first.wait_for(timeout=10000)
+        assert text["left"] in await wrapup.get_by_test_id("countdown").inner_text()
+        await desk.keyboard.press("2")
+        await wrapup.locator("[data-testid=disposition][data-code=info].chosen").wait_for()
+        await wrapup.get_by_test_id("wrapup-note").fill(text["note"])
+        await screenshot(desk, f"desktop-wrapup-{lang}")
+        await wrapup.get_by_test_id("save-wrapup").click()
+        await desk.get_by_test_id("call-note").get_by_text(text["saved"]).wait_for(timeout=5000)
+        assert await desk.get_by_test_id("wrapup").count() == 0
         # a pause needs a reason from the configured list; both screens show it, then resume
         await desk.get_by_test_id("pause-reason").select_option("lunch")
         await desk.locator("form.pause button[type=submit]").click()
@@ -141,3 +187,10 @@ async def test_the_card_pops_before_the_answer_and_the_wallboard_follows_the_cal
         await desk.locator("[data-testid=status][data-state=ready]").wait_for(timeout=5000)
     call = await wait_for_call(service, linkedid)
     assert (call.agent, call.outcome) == (agent_name, "answered")
+    async with service.sessions() as session:
+        saved = await session.scalar(select(CallWrapup).where(CallWrapup.linkedid == linkedid))
+    assert (saved.agent, saved.disposition_code, saved.note) == (agent_name, "info", text["note"])
+    async with httpx.AsyncClient(base_url=site) as http:  # the record, as the API shows it
+        record = (await http.get("/calls", params={"linkedid": linkedid},
+                                 headers=await bearer(service, "sup-desk"))).json()
+    assert (record[0]["disposition"], record[0]["note"]) == ("info", text["note"])
