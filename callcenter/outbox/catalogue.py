@@ -20,6 +20,7 @@ from callcenter.policy import (
     FieldRule,
     Viewer,
     redact_log,
+    redact_text,
     show,
 )
 
@@ -81,11 +82,10 @@ def view(event_type: str, data: Mapping[str, Any], role: str,
         return _masked(data, _CALLBACK_FIELDS, viewer)
     if event_type == "contact.changed":
         return _contact(data, viewer, rules or {})
-    if event_type == "disposition.saved":
+    if event_type == "disposition.saved":  # the note: free text, masked as the desk does
         out = dict(data)
-        if out.get("note") is not None:
-            out["note"] = show(out["note"], rules.get(NOTES, BUILT_IN[NOTES])
-                               if rules else BUILT_IN[NOTES], viewer)
+        if isinstance(out.get("note"), str):
+            out["note"] = redact_text(out["note"])
         return out
     return dict(data)  # recording.ready, agent.state_changed: nothing personal
 
@@ -158,7 +158,8 @@ EXAMPLES: Mapping[str, dict[str, Any]] = {
                             "at": "2026-12-04T13:00:00+00:00"},
     "disposition.saved": {"linkedid": "1764870000.42", "agent": "Anna",
                           "disposition_code": "sale", "note": "wants the yearly plan",
-                          "callback_id": None, "saved_at": "2026-12-04T18:03:40+00:00"},
+                          "callback_id": None, "saved_at": "2026-12-04T18:03:40+00:00",
+                          "replaced": False},
 }
 EXAMPLES = {**EXAMPLES, "call.updated": {**EXAMPLES["call.ended"], "source": "ledger",
                                          "evidence": 3, "previous_outcome": "abandoned",
