@@ -58,6 +58,20 @@ ENDPOINTS = [
     ("POST", "/calls/{linkedid}/wrapup", "agent", {"json": {"note": "n"}}),
     ("GET", "/agents/me/today", "agent", {}),
     ("PUT", "/contacts/{contact_id}/notes", "agent", {"json": {"notes": "n"}}),
+    # CRM integration (hooks)
+    ("GET", "/events", "agent", {}),
+    ("GET", "/webhooks", "admin", {}),
+    ("POST", "/webhooks", "admin", {"json": {"url": "http://127.0.0.1/hook",
+                                             "events": ["call.ended"], "role": "admin"}}),
+    ("GET", "/webhooks/catalogue", "admin", {}),
+    ("GET", "/webhooks/deliveries", "admin", {}),
+    ("GET", "/webhooks/dead-letters", "admin", {}),
+    ("POST", "/webhooks/deliveries/{delivery_id}/redeliver", "admin", {"missing": True}),
+    ("POST", "/webhooks/{subscription_id}/redeliver-dead", "admin", {"missing": True}),
+    ("GET", "/webhooks/{subscription_id}", "admin", {"missing": True}),
+    ("PATCH", "/webhooks/{subscription_id}", "admin", {"json": {"active": False},
+                                                       "missing": True}),
+    ("DELETE", "/webhooks/{subscription_id}", "admin", {"missing": True}),
 ]
 # Open by design: liveness and metrics (for the scraper; no personal data), logging in (and
 # the console's sign-in and sign-out), and recordings behind a signed short-lived URL.
@@ -77,6 +91,7 @@ def fill(path: str, customer: dict, missing: bool) -> str:
         contact_id=999999 if missing else customer["contact_id"],
         recording_id=customer["anna_recording"], username="anna",
         callback_id=999999, user_id=999999, disposition_id=999999, scope="queue",
+        delivery_id=999999, subscription_id=999999,
         key="support", linkedid="call-anna")
 
 
