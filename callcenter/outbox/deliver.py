@@ -15,6 +15,7 @@ drop them (at-least-once delivery, exactly once by id):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -24,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, delete, exists, func, select, text, update
+from sqlalchemy import and_, bindparam, delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -153,14 +154,32 @@ class Deliverer:
         if not heads:
             return 0
         gate = asyncio.Semaphore(self.settings.webhook_concurrency)
+        answered: list[tuple[WebhookDelivery, Outcome]] = []
+        flushed = asyncio.Event()
 
         async def one(delivery: WebhookDelivery, event: OutboxEvent,
                       sub: WebhookSubscription) -> None:
             async with gate:
-                outcome = await self.send(client, sub, event, rules)
-                await self._record(delivery, outcome)
+                answered.append((delivery, await self.send(client, sub, event, rules)))
 
-        await asyncio.gather(*(one(d, e, s) for d, e, s in heads))
+        async def commit_outcomes() -> None:
+            # outcomes committed as they come, a few at a time (every 20 ms): a kill -9 can
+            # only make the receiver see again what it answered in those last milliseconds
+            while not flushed.is_set() or answered:
+                if answered:
+                    batch = answered[:]
+                    del answered[:len(batch)]
+                    await self._record(batch)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(flushed.wait(), 0.02)
+
+        committer = asyncio.create_task(commit_outcomes())
+        try:
+            await asyncio.gather(*(one(d, e, s) for d, e, s in heads))
+        finally:
+            flushed.set()
+            await committer
         return len(heads)
 
     async def send(self, client: httpx.AsyncClient, sub: WebhookSubscription,
@@ -194,33 +213,46 @@ class Deliverer:
         except httpx.HTTPError as exc:
             return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:300])
 
-    async def _record(self, delivery: WebhookDelivery, outcome: Outcome) -> None:
+    async def _record(self, outcomes: list[tuple[WebhookDelivery, Outcome]]) -> None:
+        """Each delivery's outcome: delivered, its next attempt, or dead; in one transaction."""
         now = datetime.now(UTC)
-        first = delivery.first_attempt_at or now
-        attempts = delivery.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now,
-                                  "first_attempt_at": first, "last_status": outcome.status}
-        if outcome.ok:
-            values |= {"state": "delivered", "delivered_at": now, "last_error": None}
-            self.delivered += 1
-        else:
-            self.failed += 1
-            next_at = now + timedelta(seconds=self.policy.delay(attempts))
-            values |= {"last_error": (outcome.error or "")[:500], "next_attempt_at": next_at}
-            if self.policy.gives_up(first, next_at):
-                values["state"] = "dead"
-                self.dead += 1
-                log.warning("webhook delivery dead-lettered",
-                            extra={"delivery": delivery.id, "attempts": attempts,
-                                   "error": values["last_error"][:200]})
+        rows = []
+        for delivery, outcome in outcomes:
+            first = delivery.first_attempt_at or now
+            attempts = delivery.attempts + 1
+            row: dict[str, Any] = {
+                "b_id": delivery.id, "b_attempts": delivery.attempts, "attempts": attempts,
+                "last_attempt_at": now, "first_attempt_at": first,
+                "last_status": outcome.status, "state": "pending", "delivered_at": None,
+                "last_error": None, "next_attempt_at": delivery.next_attempt_at}
+            if outcome.ok:
+                row |= {"state": "delivered", "delivered_at": now}
+                self.delivered += 1
+            else:
+                self.failed += 1
+                next_at = now + timedelta(seconds=self.policy.delay(attempts))
+                row |= {"last_error": (outcome.error or "")[:500], "next_attempt_at": next_at}
+                if self.policy.gives_up(first, next_at):
+                    row["state"] = "dead"
+                    self.dead += 1
+                    log.warning("webhook delivery dead-lettered",
+                                extra={"delivery": delivery.id, "attempts": attempts,
+                                       "error": row["last_error"][:200]})
+            rows.append(row)
+        table = WebhookDelivery.__table__
+        statement = update(table).where(
+            table.c.id == bindparam("b_id"), table.c.state == "pending",
+            table.c.attempts == bindparam("b_attempts")).values(
+            {name: bindparam(f"v_{name}") for name in rows[0] if not name.startswith("b_")})
+        rows = [{(k if k.startswith("b_") else f"v_{k}"): v for k, v in row.items()}
+                for row in rows]  # bound names may not be the columns' own
         async with self.sessions() as session, session.begin():
             if session.bind.dialect.name == "postgresql":
                 # a kill -9 of this process cannot lose a commit PostgreSQL has acknowledged;
                 # only PostgreSQL crashing could, and then the delivery is sent again (by id)
                 await session.execute(text("SET LOCAL synchronous_commit = off"))
-            await session.execute(update(WebhookDelivery).where(
-                WebhookDelivery.id == delivery.id, WebhookDelivery.state == "pending",
-                WebhookDelivery.attempts == delivery.attempts).values(values))
+            connection = await session.connection()
+            await connection.execute(statement, rows)
 
     async def _until_next_due(self) -> float:
         async with self.sessions() as session:
