@@ -147,6 +147,12 @@ class Service:
                   lambda: self.pops.pops_sent)
         m.counter("callcenter_screen_pops_dropped", "Messages lost to a browser that fell "
                   "behind (it is disconnected)", lambda: self.pops.dropped)
+        m.counter("callcenter_webhooks_delivered", "Webhook deliveries a receiver accepted",
+                  lambda: self.deliverer.delivered)
+        m.counter("callcenter_webhooks_failed_attempts", "Webhook attempts that failed (to be "
+                  "retried, or dead-lettered)", lambda: self.deliverer.failed)
+        m.counter("callcenter_webhooks_dead_lettered", "Webhook deliveries given up after the "
+                  "retry window", lambda: self.deliverer.dead)
         pools = {"web": self.engine.pool, "telephony": self.telephony_engine.pool}
         m.gauges("callcenter_db_pool_in_use", "Database connections checked out, per pool",
                  "pool", lambda: {name: getattr(pool, "checkedout", lambda: 0)()

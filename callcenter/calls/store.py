@@ -211,7 +211,7 @@ class RecordWriter:
         live = [r for r in batch if isinstance(r, LiveCallEvent)]
         async with self._sessions() as session, session.begin():
             if live:  # before the batch's call records: a call rings before it ends
-                await emit_many(session, [Event(e.type, e.payload(), e.linkedid, e.agent)
+                await emit_many(session, [Event(e.event_type, e.payload(), e.linkedid, e.agent)
                                           for e in live])
             if calls:
                 await save_calls(session, calls, final=self.final,

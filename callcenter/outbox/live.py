@@ -19,7 +19,8 @@ EVENTS = frozenset({"AgentCalled", "AgentConnect"})
 
 @dataclass(frozen=True, slots=True)
 class LiveCallEvent:
-    type: str  # call.ringing | call.answered
+    # call.ringing | call.answered (not `type`: the spool's codec names record types so)
+    event_type: str
     linkedid: str
     queue: str | None
     agent: str | None
@@ -35,7 +36,7 @@ class LiveCallEvent:
             "linkedid": self.linkedid, "queue": self.queue, "agent": self.agent,
             "agent_interface": self.agent_interface, "caller": self.caller,
             "caller_raw": self.caller_raw, "caller_name": self.caller_name, "at": self.at}
-        if self.type == "call.answered":
+        if self.event_type == "call.answered":
             data["wait_seconds"] = self.wait_seconds
         return data
 

@@ -104,3 +104,20 @@ def test_agents_get_what_the_policy_lets_them_see():
     assert hidden["fields"] == {"company": None}  # undeclared: never to agents
     callback = view("callback.created", EXAMPLES["callback.created"], "agent")
     assert "916123" not in callback["number"]
+
+
+def test_live_call_events_come_from_agentcalled_and_agentconnect_and_survive_the_spool():
+    """From the recorded real AMI stream; spilled to disk and read back unchanged."""
+    from callcenter.calls.store import CODEC
+    from callcenter.outbox.live import LiveCallEvents
+    from tests.unit.trace import messages
+
+    got = []
+    events = LiveCallEvents(got.extend, "RU")
+    for message in messages("answered"):
+        events.on_event(message)
+    assert [e.event_type for e in got] == ["call.ringing", "call.answered"]
+    ringing, answered = got
+    assert (ringing.agent, ringing.queue, ringing.caller) == ("Anna", "support", "+79161234567")
+    assert answered.wait_seconds is not None and answered.at >= ringing.at
+    assert [CODEC.loads(CODEC.dumps(e)) for e in got] == got
