@@ -2,8 +2,11 @@
 
 The event's `id` is the cursor of `GET /events` and the order of delivery, so ids must become
 visible in increasing order: on PostgreSQL two transactions could otherwise commit ids 8 then
-7, and a reader at cursor 8 would never see 7. Emitting takes a transaction-scoped advisory
-lock, so transactions that emit commit one after another (SQLite serialises writers anyway).
+7, and a reader at cursor 8 would never see 7. The events are inserted when the transaction
+commits (`before_commit`, still inside it) under a transaction-scoped advisory lock, so
+transactions that emit commit one after another, holding the lock only for their last
+statements (SQLite serialises writers anyway). A savepoint rolled back alone does not take
+its events back: emit outside savepoints.
 After a commit that emitted, the deliverer and waiting streams are woken (`Signal`).
 """
 
@@ -26,7 +29,7 @@ from callcenter.outbox.models import OutboxEvent
 
 _LOCK_KEY = 0x0C0A11B0  # pg_advisory_xact_lock's key for "emitting into the outbox"
 _EMITTED = "outbox_emitted"
-_LOCKED = "outbox_locked"
+_PENDING = "outbox_pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,8 @@ async def emit_many(session: AsyncSession, events: Iterable[Event]) -> list[str]
                      "agent": item.agent, "payload": jsonable(item.payload), "created_at": now})
     if not rows:
         return []
-    if session.bind.dialect.name == "postgresql" and not session.info.get(_LOCKED):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        session.info[_LOCKED] = True
-    # one statement per row: executemany keeps the order, and so the ids
-    await session.execute(insert(OutboxEvent.__table__), rows)
-    session.info[_EMITTED] = True
+    # inserted by _before_commit, as the transaction's last statements
+    session.info.setdefault(_PENDING, []).extend(rows)
     return [row["event_id"] for row in rows]
 
 
@@ -118,14 +117,28 @@ async def woken(flag: asyncio.Event, timeout: float) -> bool:
 signal = Signal()
 
 
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    """The transaction's events, inserted just before its COMMIT: the lock that orders the
+    ids is held only from here to the commit, never while the rest of a writer's batch or
+    of a request runs (a FastAGI route creating a callback does not wait behind them)."""
+    rows = session.info.pop(_PENDING, None)
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    # one statement per row: executemany keeps the order, and so the ids
+    session.execute(insert(OutboxEvent.__table__), rows)
+    session.info[_EMITTED] = True
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    session.info.pop(_LOCKED, None)
     if session.info.pop(_EMITTED, False):
         signal.notify()
 
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_LOCKED, None)
+    session.info.pop(_PENDING, None)  # the change is undone: so are its events
     session.info.pop(_EMITTED, None)
