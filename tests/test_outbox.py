@@ -234,3 +234,23 @@ async def test_an_agent_role_subscription_gets_masked_numbers(database):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await receiver.stop()
+
+
+async def test_two_records_that_both_think_they_are_first_end_the_call_once(database):
+    """The live writer and the ledger can save one call at the same moment, each reading
+    that nothing is stored: the second to commit emits call.updated, not call.ended."""
+    sessions = session_factory(database)
+    key = f"race-{uuid.uuid4().hex[:8]}"
+    first, second = sessions(), sessions()
+    async with first.begin(), second.begin():
+        await emit_many(first, [Event("call.ended", {"outcome": "abandoned"}, key)])
+        await emit_many(second, [Event("call.ended", {"outcome": "answered",
+                                                      "source": "ledger"}, key)])
+        await first.commit()
+        await second.commit()
+    await first.close()
+    await second.close()
+    events = await events_of(sessions, key)
+    assert [(e.type, e.payload["outcome"], e.payload.get("previous_outcome"))
+            for e in events] == [("call.ended", "abandoned", None),
+                                 ("call.updated", "answered", "abandoned")]

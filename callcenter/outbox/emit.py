@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -127,9 +127,34 @@ def _before_commit(session: Session) -> None:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    _ended_once(session, rows)
     # one statement per row: executemany keeps the order, and so the ids
     session.execute(insert(OutboxEvent.__table__), rows)
     session.info[_EMITTED] = True
+
+
+def _ended_once(session: Session, rows: list[dict[str, Any]]) -> None:
+    """A call ends once. Two records of one call can be saved at once (the live writer's and
+    the ledger's), each believing it is the first; under the lock, whichever commits second
+    finds the first's call.ended here and becomes the call.updated it really is."""
+    ended = {row["ordering_key"] for row in rows if row["type"] == "call.ended"}
+    if not ended:
+        return
+    table = OutboxEvent.__table__
+    before: dict[str, Any] = {}
+    for key, payload in session.execute(
+            select(table.c.ordering_key, table.c.payload)
+            .where(table.c.ordering_key.in_(ended),
+                   table.c.type.in_(("call.ended", "call.updated")))
+            .order_by(table.c.id)):
+        before[key] = payload  # the latest
+    for row in rows:
+        if row["type"] == "call.ended" and row["ordering_key"] in before:
+            row["type"] = "call.updated"
+            row["payload"] = {**row["payload"],
+                              "previous_outcome": before[row["ordering_key"]].get("outcome")}
+        if row["type"] in ("call.ended", "call.updated"):
+            before[row["ordering_key"]] = row["payload"]
 
 
 @event.listens_for(Session, "after_commit")

@@ -18,7 +18,8 @@ class OutboxEvent(Base):
     """One event; `id` is the stream's cursor (increasing in commit order, see emit.py)."""
 
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_created_at", "created_at"),)
+    __table_args__ = (Index("ix_outbox_events_created_at", "created_at"),
+                      Index("ix_outbox_events_ordering_key", "ordering_key", "type"))
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)  # what receivers dedupe on

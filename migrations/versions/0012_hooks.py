@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.UniqueConstraint('event_id', name='uq_outbox_events_event_id'),
     )
     op.create_index('ix_outbox_events_created_at', 'outbox_events', ['created_at'])
+    op.create_index('ix_outbox_events_ordering_key', 'outbox_events', ['ordering_key', 'type'])
     op.create_table(
         'outbox_marks',
         sa.Column('name', sa.String(40), nullable=False),
