@@ -18,7 +18,7 @@ from callcenter.calls.models import Call, CallLeg, LedgerPosition
 from callcenter.calls.persist import save_calls
 from callcenter.db import session_factory
 from callcenter.ledger.files import FileTail
-from tests.unit.test_ledger_derive import LEDGER, derive
+from tests.unit.test_ledger_derive import LEDGER, derive, trace_clock
 
 ALL = [("cel-1.jsonl", "queue_log-1"), ("cel-2.jsonl", "queue_log-2")]
 
@@ -35,7 +35,7 @@ def append(path: Path, chunk: list[str]) -> None:
 async def follow(sessions, directory: Path, **kw) -> tuple[LedgerFollower, asyncio.Task]:
     follower = LedgerFollower(cel_path=directory / "cel.jsonl",
                               queue_log_path=directory / "queue_log", sessions=sessions,
-                              from_start=True, poll_interval=0.02,
+                              from_start=True, poll_interval=0.02, clock=trace_clock(),
                               **kw)
     return follower, asyncio.create_task(follower.run())
 

@@ -22,6 +22,7 @@ from callcenter.ledger.files import FilePosition
 from callcenter.ledger.tables import CEL_TABLE, QUEUE_LOG_TABLE, TableTail
 from callcenter.migrate import upgrade
 from tests.test_ledger import ALL, EXPECTED, lines, stop, until
+from tests.unit.test_ledger_derive import trace_clock
 
 
 @pytest.fixture
@@ -130,7 +131,7 @@ async def test_table_tail_waits_for_a_hole_then_passes_it(engine):
 
 async def follow(sessions) -> tuple[LedgerFollower, asyncio.Task]:
     follower = LedgerFollower(source="tables", sessions=sessions, from_start=True,
-                              poll_interval=0.02)
+                              poll_interval=0.02, clock=trace_clock())
     return follower, asyncio.create_task(follower.run())
 
 

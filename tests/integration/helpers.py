@@ -120,8 +120,11 @@ async def wait_for_call(service: Service, linkedid: str, timeout: float = 60, *,
             if call is not None:
                 break
             await asyncio.sleep(0.25)
-        # the ledger's record can land before the live writer has added what only the live
-        # path knows (contact, VIP, IVR path, opt-out): wait for the writer, then read again
+        # the ledger's record can land before the live path has seen the call end and its
+        # writer has added what only the live path knows (contact, VIP, IVR path, opt-out):
+        # wait for both (AMI lags CEL on a loaded machine), then read again
+        while linkedid in service.tracker.calls:
+            await asyncio.sleep(0.05)
         await service.writer.drain(timeout=timeout)
         async with service.sessions() as session:
             return await session.scalar(query)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +18,17 @@ LEDGER = Path(__file__).parent.parent / "traces" / "ledger"
 EXACT = ("direction", "caller", "called", "queue", "agent", "outcome", "hangup_by",
          "transfer_target", "abandon_position")
 WITHIN_A_SECOND = ("started_at", "queue_entered_at", "answered_at", "ended_at")
+
+
+def trace_clock() -> Callable[[], float]:
+    """A wall clock that starts just after the traces' last CEL event: a follower replaying
+    them on the real clock would find every open call silent for days (stale), whatever the
+    test meant to show."""
+    last = max(CelEvent.parse(line).at  # type: ignore[union-attr]
+               for name in ("cel-1.jsonl", "cel-2.jsonl")
+               for line in (LEDGER / name).read_text().splitlines())
+    shift = time.time() - (last + 1.0)
+    return lambda: time.time() - shift
 
 
 def derive(parts: list[tuple[str, str]], now: float = 4e9) -> dict[str, object]:
