@@ -96,10 +96,10 @@ class Deliverer:
             with signal.listening() as flag:
                 while True:
                     flag.clear()
+                    await self._purge_if_due()  # hourly, busy or not
                     await self.fan_out()
                     if await self.deliver_due(client):
                         continue
-                    await self._purge_if_due()
                     await woken(flag, min(self.poll_seconds, await self._until_next_due()))
 
     async def fan_out(self) -> int:
