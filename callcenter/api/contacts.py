@@ -37,7 +37,7 @@ from callcenter.contacts.importer import (
 from callcenter.contacts.lookup import field_rules
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.limits import ONE_LINE, PLAIN_TEXT
-from callcenter.outbox.contacts import contact_changed
+from callcenter.outbox.contacts import contact_changed, forget_in_outbox
 from callcenter.phone import to_e164
 from callcenter.policy import BUILT_IN, NOTES, FieldRule, Viewer
 
@@ -251,7 +251,9 @@ async def delete_contact(contact_id: ObjectId, principal: Admin, db: DbDep, serv
     if contact is None:
         raise HTTPException(404, "no such contact")
     if forget:
+        scrubbed = await forget_in_outbox(db, contact)  # before the numbers are erased
         erased = await forget_contact(db, contact, service.keys.forget)
+        erased["outbox_events"] = scrubbed
     else:
         await db.delete(contact)
         erased = {}

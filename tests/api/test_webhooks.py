@@ -259,3 +259,27 @@ async def test_deliveries_failures_dead_letters_and_redelivery(api):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await receiver.stop()
+
+
+async def test_forgetting_a_person_scrubs_their_events(api):
+    created = await api.client.post("/contacts", json={"name": "Иван Петров",
+                                                       "numbers": [CALLER]},
+                                    headers=api.auth("supervisor"))
+    contact_id = created.json()["id"]
+    from callcenter.calls.models import Call
+    async with api.service.sessions() as session, session.begin():
+        session.add(Call(linkedid="forget-me", direction="inbound", caller=CALLER,
+                         started_at=datetime.now(UTC), outcome="answered", agent="Anna"))
+    _, kept = await api.emit(Event("call.ended", {"caller": CALLER, "outcome": "answered"},
+                                   "forget-me", "Anna"),
+                             Event("call.ended", {"caller": "+74950000001"}, "someone-else"))
+    response = await api.client.delete(f"/contacts/{contact_id}", params={"forget": "true"},
+                                       headers=api.auth("admin"))
+    assert response.status_code == 200 and response.json()["outbox_events"] == 2
+    events = (await api.client.get("/events", headers=api.auth("admin"))).json()["events"]
+    assert [(e["type"], e["data"]) for e in events] == [
+        ("contact.changed", {"forgotten": True}), ("call.ended", {"forgotten": True}),
+        ("call.ended", {"caller": "+74950000001"}),
+        ("contact.changed", {"contact_id": contact_id, "change": "forgotten"})]
+    assert events[2]["id"] == kept
+    assert CALLER not in str(events)
