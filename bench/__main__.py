@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one table (also bench/results.json), each figure beside its
 baseline measured in the same run.
 
-    python -m bench [--only ami|ledger|api|agi|heavy|reports|pages|wallboard|speech|outbound]
+    python -m bench [--only SUITE,...]   (the names in SUITES below)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bench import (
     service_api,
     speech,
     wallboard,
+    webhooks,
 )
 from bench.common import Result, postgres
 from tests.rig import unavailable_reason
@@ -41,6 +42,7 @@ SUITES = {
     "wallboard": wallboard.run,
     "speech": speech.run,
     "outbound": outbound.run,
+    "webhooks": webhooks.run,
 }
 
 

@@ -8,6 +8,12 @@ from callcenter.calls.models import Call, CallLeg
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.db import Base
 from callcenter.dispositions.models import CallWrapup, Disposition, WrapupPolicy
+from callcenter.outbox.models import (
+    OutboxEvent,
+    OutboxMark,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from callcenter.projects.models import (
     DncNumber,
     Project,
@@ -23,7 +29,8 @@ from callcenter.users.models import ApiToken, User
 
 __all__ = ["Agent", "AgentStateChange", "ApiToken", "AuditEntry", "Base", "Call", "CallLeg",
            "CallWrapup", "Callback", "CardField", "Contact", "ContactNumber", "DisplayToken",
-           "Disposition", "DncNumber", "PauseReason", "Project", "ProjectAgent", "ProjectAttempt",
-           "ProjectEntry", "QAFlag", "QAReview", "QARule", "QueueEntry", "QueueScript",
-           "QueueSettings", "Recording", "Script", "ScriptAnswer", "ScriptRun", "ScriptVersion",
-           "SpeechJob", "Transcript", "User", "WrapupPolicy"]
+           "Disposition", "DncNumber", "OutboxEvent", "OutboxMark", "PauseReason", "Project",
+           "ProjectAgent", "ProjectAttempt", "ProjectEntry", "QAFlag", "QAReview", "QARule",
+           "QueueEntry", "QueueScript", "QueueSettings", "Recording", "Script", "ScriptAnswer",
+           "ScriptRun", "ScriptVersion", "SpeechJob", "Transcript", "User", "WebhookDelivery",
+           "WebhookSubscription", "WrapupPolicy"]

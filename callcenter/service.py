@@ -26,6 +26,9 @@ from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
 from callcenter.ledger.derive import LedgerDeriver
 from callcenter.metrics import Metrics
+from callcenter.outbox.deliver import Deliverer
+from callcenter.outbox.live import EVENTS as LIVE_CALL_EVENTS
+from callcenter.outbox.live import LiveCallEvents
 from callcenter.projects.dialler import EVENTS as DIALLER_EVENTS
 from callcenter.projects.dialler import Dialler
 from callcenter.queues.board import EVENTS as BOARD_EVENTS
@@ -95,6 +98,11 @@ class Service:
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
         self.ami.subscribe(lambda event: self.pops.waiting_changed(event, self.live),
                            WAITING_EVENTS)
+        # call.ringing / call.answered: through the writer, in order with the call's record
+        self.live_call_events = LiveCallEvents(self.writer.submit, settings.default_region)
+        self.ami.subscribe(self.live_call_events.on_event, LIVE_CALL_EVENTS)
+        # webhooks: on the web side (its pool, its HTTP client), never on telephony's path
+        self.deliverer = Deliverer(self.sessions, settings)
         self.queue_feed = QueueFeed(self.live, lambda: self.ami.connected)
         self.ami.subscribe(self.queue_feed.on_event, FEED_EVENTS)
         # outbound projects: progressive pacing and every dialled attempt's result
@@ -157,6 +165,12 @@ class Service:
                   lambda: self.pops.pops_sent)
         m.counter("callcenter_screen_pops_dropped", "Messages lost to a browser that fell "
                   "behind (it is disconnected)", lambda: self.pops.dropped)
+        m.counter("callcenter_webhooks_delivered", "Webhook deliveries a receiver accepted",
+                  lambda: self.deliverer.delivered)
+        m.counter("callcenter_webhooks_failed_attempts", "Webhook attempts that failed (to be "
+                  "retried, or dead-lettered)", lambda: self.deliverer.failed)
+        m.counter("callcenter_webhooks_dead_lettered", "Webhook deliveries given up after the "
+                  "retry window", lambda: self.deliverer.dead)
         pools = {"web": self.engine.pool, "telephony": self.telephony_engine.pool}
         m.gauges("callcenter_db_pool_in_use", "Database connections checked out, per pool",
                  "pool", lambda: {name: getattr(pool, "checkedout", lambda: 0)()
@@ -190,6 +204,7 @@ class Service:
         self.supervise("today-figures", self.today.run)
         if self.speech.configured:
             self.supervise("speech", self.speech.run)
+        self.supervise("webhooks", self.deliverer.run)
         await self._open_telephony_pool()
         settle()  # download buffers go back to the system; start-up objects out of full GCs
         log.info("callcenter started")
@@ -268,6 +283,7 @@ class Service:
             "ledger": self.ledger.health() if self.ledger is not None else
             {"enabled": False, "records": "best-effort: AMI only (no CEL/queue_log configured)"},
             # recording files of no known call, found by the last sweep: for a person to look at
+            "webhooks": self.deliverer.health(),
             "recordings": {"unplaced_files": len(self.last_sweep.unknown)
                            if self.last_sweep is not None else None},
             # off by settings, or off because its model is missing or broken (error says)

@@ -152,6 +152,23 @@ class Settings(BaseSettings):
     speech_poll_seconds: float = Field(5.0, gt=0)
     speech_recent_hours: float = Field(24.0, gt=0)
 
+    # CRM integration (README "CRM integration"): webhook targets on loopback, link-local or
+    # private addresses are refused unless this is set (or a subscription's allow_private).
+    webhook_allow_private_targets: bool = False
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    # a receiver's answer is read up to this many bytes, never more
+    webhook_max_response_bytes: int = Field(4096, ge=0, le=1_000_000)
+    webhook_concurrency: int = Field(8, ge=1, le=100)
+    # retries: base * 2^(n-1) seconds (+-20 %), at most retry_max apart, for retry_hours
+    webhook_retry_base_seconds: float = Field(10.0, gt=0)
+    webhook_retry_max_seconds: float = Field(3600.0, gt=0)
+    webhook_retry_hours: float = Field(24.0, gt=0)
+    # events are kept this long (stream cursors within it resume; webhooks still being
+    # retried keep theirs)
+    outbox_retention_days: float = Field(7.0, gt=0)
+    # GET /events?wait=: the longest a long poll is held open
+    events_max_wait_seconds: float = Field(25.0, ge=0, le=60)
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -31,6 +31,7 @@ from callcenter.api import (
     speech,
     supervisor,
     wallboard,
+    webhooks,
 )
 from callcenter.console import pages
 from callcenter.service import Service
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         dispositions,
         reports,
         speech,
+        webhooks,
     )]
     errors.install(app, routers)
     for router in routers:

@@ -38,6 +38,7 @@ from callcenter.contacts.importer import (
 from callcenter.contacts.lookup import field_rules
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.limits import ONE_LINE, PLAIN_TEXT
+from callcenter.outbox.contacts import contact_changed, forget_in_outbox
 from callcenter.phone import to_e164
 from callcenter.policy import BUILT_IN, NOTES, FieldRule, Viewer
 
@@ -144,6 +145,7 @@ async def create_contact(body: ContactIn, principal: Supervisor, db: DbDep, serv
         raise HTTPException(409, "a number already belongs to another contact") from None
     audit(db, username=principal.username, action="contact.create", object_type="contact",
           object_id=contact.id, client=client_ip(request))
+    await contact_changed(db, contact, "created")
     await db.commit()
     return card(contact, _viewer(principal), rules)
 
@@ -193,6 +195,7 @@ async def update_contact(contact_id: ObjectId, body: ContactPatch, principal: Su
         raise HTTPException(409, "a number already belongs to another contact") from None
     audit(db, username=principal.username, action="contact.update", object_type="contact",
           object_id=contact_id, client=client_ip(request), details=",".join(sorted(changes)))
+    await contact_changed(db, contact, "updated")
     await db.commit()
     return card(contact, _viewer(principal), rules)
 
@@ -285,13 +288,16 @@ async def delete_contact(contact_id: ObjectId, principal: Admin, db: DbDep, serv
     if contact is None:
         raise HTTPException(404, "no such contact")
     if forget:
+        scrubbed = await forget_in_outbox(db, contact)  # before the numbers are erased
         erased = await forget_contact(db, contact, service.keys.forget)
+        erased["outbox_events"] = scrubbed
     else:
         await db.delete(contact)
         erased = {}
     audit(db, username=principal.username,
           action="contact.forget" if forget else "contact.delete", object_type="contact",
           object_id=contact_id, client=client_ip(request), details=json.dumps(erased))
+    await contact_changed(db, contact, "forgotten" if forget else "deleted")
     await db.commit()
     return {"deleted": contact_id, "forgotten": forget, **erased}
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.callbacks.models import Callback
+from callcenter.outbox.emit import Event, emit_many
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ async def apply_changes(session: AsyncSession,
     open_by_number = {cb.number: cb for cb in await session.scalars(select(Callback).where(
         Callback.number.in_({c.number for c in changes}), Callback.status == "open"))}
     requested = []
+    created = []
     for change in changes:
         existing = open_by_number.get(change.number)
         if change.kind == "close":
@@ -46,6 +48,7 @@ async def apply_changes(session: AsyncSession,
                                 requested_at=change.at, linkedid=change.linkedid,
                                 wait_seconds=change.wait_seconds, status="open")
             session.add(existing)
+            created.append(existing)
             open_by_number[change.number] = existing
         elif change.at >= existing.requested_at:
             existing.requested_at = change.at
@@ -55,6 +58,12 @@ async def apply_changes(session: AsyncSession,
                 existing.wait_seconds = change.wait_seconds
         requested.append(existing)
     await session.flush()
+    # a refreshed request is the same callback: only a new one is announced
+    await emit_many(session, [Event("callback.created", {
+        "callback_id": cb.id, "number": cb.number, "queue": cb.queue, "source": cb.source,
+        "linkedid": cb.linkedid, "requested_at": cb.requested_at,
+        "wait_seconds": cb.wait_seconds}, cb.linkedid or f"callback-{cb.id}")
+        for cb in created])
     return requested
 
 

@@ -25,6 +25,8 @@ from callcenter.callbacks.service import CallbackChange, apply_changes
 from callcenter.calls.models import Call, CallLeg
 from callcenter.calls.tracker import CallRecord
 from callcenter.db import upsert
+from callcenter.outbox.catalogue import call_record
+from callcenter.outbox.emit import Event, emit_many
 from callcenter.queues.models import QueueEntry
 from callcenter.recordings.consent import settle_unknown_consent
 from callcenter.recordings.files import recording_row
@@ -110,6 +112,7 @@ async def save_calls(session: AsyncSession, calls: Sequence[CallRecord], *, fina
              for c in candidates if c.linkedid in written]
     if not saved:
         return []
+    await _emit_calls(session, saved)
     replaced = [s.record.linkedid for s in saved if s.replaced_outcome is not None]
     if replaced:
         await session.execute(delete(CallLeg).where(CallLeg.linkedid.in_(replaced)))
@@ -132,6 +135,21 @@ async def save_calls(session: AsyncSession, calls: Sequence[CallRecord], *, fina
                                              recordings=call.record.recordings)
     await _update_callbacks(session, saved)
     return saved
+
+
+async def _emit_calls(session: AsyncSession, saved: list[SavedCall]) -> None:
+    """A call's first record emits call.ended; a record replacing it with better evidence
+    (the ledger's after the live one, a live one after an inferred end) emits call.updated
+    with the outcome it corrected: a call ends once, and a CRM is told of every correction.
+    A record no better than the stored one changes nothing of substance and emits nothing."""
+    await emit_many(session, [
+        Event("call.ended", call_record(s.record, evidence(s.record)), s.record.linkedid,
+              s.record.agent)
+        if s.replaced_outcome is None else
+        Event("call.updated", {**call_record(s.record, evidence(s.record)),
+                               "previous_outcome": s.replaced_outcome},
+              s.record.linkedid, s.record.agent)
+        for s in saved])
 
 
 async def _add_what_only_it_knows(session: AsyncSession, calls: list[CallRecord],
@@ -172,8 +190,16 @@ async def _save_recordings(session: AsyncSession, calls: list[CallRecord], *, fi
         lambda: [recording_row(c.linkedid, path, c.answered_at or c.started_at)
                  for c in kept for path in c.recordings])
     if recordings:
-        await session.execute(upsert(session.bind.dialect.name, Recording.__table__)
-                              .on_conflict_do_nothing(index_elements=["path"]), recordings)
+        table = Recording.__table__
+        added = list(await session.execute(
+            upsert(session.bind.dialect.name, table)
+            .on_conflict_do_nothing(index_elements=["path"])
+            .returning(table.c.id, table.c.linkedid, table.c.format, table.c.size_bytes,
+                       table.c.duration_seconds, table.c.created_at), recordings))
+        await emit_many(session, [Event("recording.ready", {
+            "recording_id": row.id, "linkedid": row.linkedid, "format": row.format,
+            "size_bytes": row.size_bytes, "duration_seconds": row.duration_seconds,
+            "created_at": row.created_at}, row.linkedid) for row in added])
 
 
 async def _update_callbacks(session: AsyncSession, saved: list[SavedCall]) -> None:

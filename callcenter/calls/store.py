@@ -25,12 +25,17 @@ from callcenter.calls.persist import save_calls
 from callcenter.calls.spool import DeadLetters, RecordCodec, Replayed, Spool
 from callcenter.calls.tracker import AgentStateRecord, CallRecord
 from callcenter.db import ping, upsert
+from callcenter.outbox.emit import Event, emit_many
+from callcenter.outbox.live import LiveCallEvent
 
 log = logging.getLogger(__name__)
 
-Record = CallRecord | AgentStateRecord
+Record = CallRecord | AgentStateRecord | LiveCallEvent
 # How records are kept on disk (spill and dead-letter files): by field name.
-CODEC = RecordCodec((CallRecord, AgentStateRecord))
+CODEC = RecordCodec((CallRecord, AgentStateRecord, LiveCallEvent))
+
+
+_STATE_FIELDS = ("agent", "interface", "queue", "state", "reason", "at")
 
 
 class RecordWriter:
@@ -203,17 +208,27 @@ class RecordWriter:
     async def _write(self, batch: list[Record]) -> None:
         calls = [r for r in batch if isinstance(r, CallRecord)]
         states = [r for r in batch if isinstance(r, AgentStateRecord)]
+        live = [r for r in batch if isinstance(r, LiveCallEvent)]
         async with self._sessions() as session, session.begin():
+            if live:  # before the batch's call records: a call rings before it ends
+                await emit_many(session, [Event(e.event_type, e.payload(), e.linkedid, e.agent)
+                                          for e in live])
             if calls:
                 await save_calls(session, calls, final=self.final,
                                  keep_unanswered_recordings=self.keep_unanswered_recordings,
                                  delete_opted_out=self.delete_opted_out)
             if states:
-                await session.execute(
-                    upsert(self._dialect, AgentStateChange.__table__).on_conflict_do_nothing(
-                        index_elements=["agent", "queue", "state", "at"]),
+                table = AgentStateChange.__table__
+                added = await session.execute(
+                    upsert(self._dialect, table).on_conflict_do_nothing(
+                        index_elements=["agent", "queue", "state", "at"])
+                    .returning(*(table.c[name] for name in _STATE_FIELDS)),
                     [_row(s) for s in states],
                 )
+                # only states not written before: a batch retried emits nothing twice
+                await emit_many(session, [Event(
+                    "agent.state_changed", {name: getattr(row, name) for name in _STATE_FIELDS},
+                    f"agent-{row.agent}", row.agent) for row in added])
 
 
 def refusal_reason(exc: Exception) -> str:

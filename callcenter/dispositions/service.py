@@ -18,6 +18,7 @@ from callcenter.callbacks.models import Callback
 from callcenter.callbacks.service import request_callback
 from callcenter.calls.models import Call
 from callcenter.dispositions.models import DEFAULT_KEY, CallWrapup, Disposition, WrapupPolicy
+from callcenter.outbox.emit import emit
 
 # a wrap-up note is free text that agents see (of their own calls): no numbers, no e-mails
 NOTE_RULE = policy.FieldRule(policy.Kind.FREE_TEXT, agent_visible=True)
@@ -133,6 +134,7 @@ async def save_wrapup(session: AsyncSession, *, linkedid: str, agent: str | None
     if note is not None and (reason := policy.check_value("note", note, NOTE_RULE)):
         raise InvalidWrapup(reason, "note")
     wrapup = await session.scalar(select(CallWrapup).where(CallWrapup.linkedid == linkedid))
+    new = wrapup is None
     if wrapup is None:
         wrapup = CallWrapup(linkedid=linkedid, agent=agent)
         session.add(wrapup)
@@ -140,6 +142,11 @@ async def save_wrapup(session: AsyncSession, *, linkedid: str, agent: str | None
     if callback is not None:
         wrapup.callback_id = (await schedule_callback(session, call, agent, callback, now)).id
     await session.flush()
+    # for the CRM, in this transaction (hooks: outbox/catalogue.py, disposition.saved)
+    await emit(session, "disposition.saved", {
+        "linkedid": linkedid, "agent": agent, "disposition_code": code, "note": note,
+        "callback_id": wrapup.callback_id, "saved_at": now, "replaced": not new},
+        ordering_key=linkedid, agent=agent)
     return wrapup
 
 

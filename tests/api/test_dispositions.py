@@ -237,3 +237,25 @@ async def test_a_wrapup_schedules_a_callback_mine_or_the_teams(dapi: Api) -> Non
         audit = list(await session.scalars(select(AuditEntry.details)
                                            .where(AuditEntry.action == "wrapup.save")))
         assert all(f"callback={callback_id}" in d for d in audit)
+
+
+async def test_a_saved_wrapup_is_an_event_for_the_crm(dapi: Api) -> None:
+    """disposition.saved in the wrap-up's transaction (hooks); agents see it, note masked."""
+    await _support_list(dapi)
+    r = await dapi.post("/calls/call-anna/wrapup", "agent",
+                        json={"code": "sale", "note": "wants the yearly plan"})
+    assert r.status_code == 200, r.text
+    refused = await dapi.post("/calls/call-anna/wrapup", "agent", json={"code": "nonsense"})
+    assert refused.status_code == 422  # refused: nothing saved, nothing emitted
+    r = await dapi.post("/calls/call-anna/wrapup", "agent", json={"code": "info"})
+    assert r.status_code == 200, r.text
+    page = (await dapi.get("/events", "supervisor", params={"types": "disposition.saved"})).json()
+    saved = [(e["data"]["disposition_code"], e["data"]["replaced"], e["ordering_key"])
+             for e in page["events"]]
+    assert saved == [("sale", False, "call-anna"), ("info", True, "call-anna")]
+    assert page["events"][0]["data"]["note"] == "wants the yearly plan"
+    mine = (await dapi.get("/events", "agent", params={"types": "disposition.saved"})).json()
+    assert len(mine["events"]) == 2
+    theirs = (await dapi.get("/events", "other_agent",
+                             params={"types": "disposition.saved"})).json()
+    assert theirs["events"] == []

@@ -92,5 +92,6 @@ async def test_health_of_a_started_service_names_what_is_down(api):
     assert body["writer"] == {"pending": 0, "in_memory": 0, "spilled": 0, "set_aside": 0,
                               "written": 0, "database_up": True}
     assert set(body["tasks"]) == {"record-writer", "ami", "retention", "recordings-sweep",
-                                  "dialler", "today-figures"}
+                                  "dialler", "today-figures", "webhooks"}
+    assert body["webhooks"] == {"delivered": 0, "failed_attempts": 0, "dead_lettered": 0}
     assert all(task["alive"] and task["restarts"] == 0 for task in body["tasks"].values())

@@ -75,6 +75,20 @@ ENDPOINTS = [
     ("PUT", "/users/{user_id}/agent", "admin", {"json": {}, "missing": True}),
     ("GET", "/admin/pause-reasons", "admin", {}),
     ("PUT", "/admin/pause-reasons", "admin", {"json": {"reasons": ["coffee"]}}),
+    # CRM integration (hooks)
+    ("GET", "/events", "agent", {}),
+    ("GET", "/webhooks", "admin", {}),
+    ("POST", "/webhooks", "admin", {"json": {"url": "http://127.0.0.1/hook",
+                                             "events": ["call.ended"], "role": "admin"}}),
+    ("GET", "/webhooks/catalogue", "admin", {}),
+    ("GET", "/webhooks/deliveries", "admin", {}),
+    ("GET", "/webhooks/dead-letters", "admin", {}),
+    ("POST", "/webhooks/deliveries/{delivery_id}/redeliver", "admin", {"missing": True}),
+    ("POST", "/webhooks/{subscription_id}/redeliver-dead", "admin", {"missing": True}),
+    ("GET", "/webhooks/{subscription_id}", "admin", {"missing": True}),
+    ("PATCH", "/webhooks/{subscription_id}", "admin", {"json": {"active": False},
+                                                       "missing": True}),
+    ("DELETE", "/webhooks/{subscription_id}", "admin", {"missing": True}),
 ]
 # Open by design: liveness and metrics (for the scraper; no personal data), logging in (and
 # the console's sign-in and sign-out), and recordings behind a signed short-lived URL.
@@ -95,7 +109,7 @@ def fill(path: str, customer: dict, missing: bool) -> str:
         recording_id=customer["anna_recording"], username="anna",
         callback_id=999999, user_id=999999, disposition_id=999999, scope="queue",
         key="support", linkedid="call-anna", queue="support", unknown_linkedid="no-such-call",
-        display_id=999999)
+        display_id=999999, delivery_id=999999, subscription_id=999999)
 
 
 @pytest.mark.parametrize(("method", "path", "least", "kwargs"), ENDPOINTS,

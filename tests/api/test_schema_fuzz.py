@@ -88,7 +88,8 @@ def fuzzed(request: pytest.FixtureRequest,
         url = request.getfixturevalue("postgres").create_database("fuzz")
     upgrade(url)
     settings_ = Settings(database_url=url, recordings_dir=base / "recordings",
-                         spool_dir=base / "spool", ami_port=free_port(), agi_port=0)
+                         spool_dir=base / "spool", ami_port=free_port(), agi_port=0,
+                         events_max_wait_seconds=0.05)  # long polls: not held open here
     service = Service(settings_)
     tokens = _in_own_loop(_seed(service))
     yield create_app(service=service), tokens

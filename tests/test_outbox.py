@@ -1,0 +1,256 @@
+"""The outbox on both databases: events written in the transaction of their change (or not at
+all), a call ends once and each correction is an update; the deliverer against a real local
+HTTP receiver: signed, in order per call, retried with back-off, dead-lettered, redelivered."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from callcenter.calls.persist import save_calls
+from callcenter.calls.store import RecordWriter
+from callcenter.calls.tracker import AgentStateRecord, CallRecord, CallTracker
+from callcenter.db import session_factory
+from callcenter.outbox.deliver import Deliverer
+from callcenter.outbox.emit import Event, emit_many, signal
+from callcenter.outbox.live import LiveCallEvents
+from callcenter.outbox.models import OutboxEvent, WebhookDelivery
+from callcenter.outbox.service import create_subscription, redeliver
+from callcenter.settings import Settings
+from tests.test_store import unique
+from tests.unit.trace import messages
+from tests.webhook_receiver import Receiver
+
+
+def answered_call(suffix: str) -> tuple[list, CallRecord]:
+    """The recorded answered call under a fresh Linkedid, with its live ringing/answered."""
+    tracker, live, records = CallTracker(), [], []
+    events = LiveCallEvents(live.extend, "RU")
+    for message in messages("answered"):
+        records += tracker.handle(message)
+        events.on_event(message)
+    [call] = [r for r in records if isinstance(r, CallRecord)]
+    call = unique(call, suffix)
+    live = [dataclasses.replace(e, linkedid=call.linkedid) for e in live]
+    return live, call
+
+
+async def events_of(sessions, key: str) -> list[OutboxEvent]:
+    async with sessions() as session:
+        return list(await session.scalars(select(OutboxEvent).where(
+            OutboxEvent.ordering_key == key).order_by(OutboxEvent.id)))
+
+
+async def test_a_call_ends_once_and_corrections_are_updates(database, tmp_path):
+    sessions = session_factory(database)
+    live, call = answered_call(f"-ob-{uuid.uuid4().hex[:8]}")
+    writer = RecordWriter(database, sessions, dead_letter=tmp_path / "dead.jsonl")
+    task = asyncio.create_task(writer.run())
+    writer.submit([*live, call])
+    await writer.drain(timeout=20)
+    writer.submit([call])  # written again (a retried batch): nothing new
+    await writer.drain(timeout=20)
+    task.cancel()
+    async with sessions() as session, session.begin():  # the ledger's record corrects it
+        await save_calls(session, [dataclasses.replace(call, source="ledger")], final=True,
+                         keep_unanswered_recordings=False)
+    events = await events_of(sessions, call.linkedid)
+    types = [e.type for e in events]
+    assert types[:2] == ["call.ringing", "call.answered"]
+    assert types.count("call.ended") == 1 and types.count("call.updated") == 1
+    assert types.index("call.ended") < types.index("call.updated")
+    ended = next(e for e in events if e.type == "call.ended")
+    assert ended.payload["outcome"] == "answered" and ended.payload["agent"] == call.agent
+    assert ended.payload["caller"] == call.caller and ended.payload["legs"]
+    updated = next(e for e in events if e.type == "call.updated")
+    assert updated.payload["source"] == "ledger" and updated.payload["evidence"] == 3
+    assert updated.payload["previous_outcome"] == "answered"
+    ringing = events[0].payload
+    assert ringing["agent"] == call.agent and ringing["queue"] == call.queue
+
+
+async def test_an_event_is_never_written_without_its_change(database):
+    sessions = session_factory(database)
+    _, call = answered_call(f"-rb-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(RuntimeError):
+        async with sessions() as session, session.begin():
+            await save_calls(session, [call], final=True, keep_unanswered_recordings=True)
+            raise RuntimeError("the transaction fails after the record was written")
+    assert await events_of(sessions, call.linkedid) == []
+
+
+async def test_an_abandoned_call_emits_one_callback_and_agent_states_once(database, tmp_path):
+    sessions = session_factory(database)
+    tracker = CallTracker()
+    [call] = [r for m in messages("abandoned") for r in tracker.handle(m)
+              if isinstance(r, CallRecord)]
+    call = unique(call, f"-cb-{uuid.uuid4().hex[:8]}")
+    call = dataclasses.replace(call, caller=f"+7916{uuid.uuid4().int % 10**7:07d}")
+    agent = f"Agent-{uuid.uuid4().hex[:6]}"
+    state = AgentStateRecord(agent, "PJSIP/9", "support", "pause", "lunch",
+                             datetime(2026, 12, 4, 12, tzinfo=UTC))
+    writer = RecordWriter(database, sessions, dead_letter=tmp_path / "dead.jsonl")
+    task = asyncio.create_task(writer.run())
+    writer.submit([state, state, call])
+    await writer.drain(timeout=20)
+    writer.submit([state, call])  # again (a retried batch): nothing new
+    await writer.drain(timeout=20)
+    task.cancel()
+    states = await events_of(sessions, f"agent-{agent}")
+    assert [(e.type, e.payload["state"], e.payload["reason"]) for e in states] == [
+        ("agent.state_changed", "pause", "lunch")]
+    events = await events_of(sessions, call.linkedid)
+    assert [e.type for e in events] == ["call.ended", "callback.created"]
+    callback = events[1].payload
+    assert (callback["number"], callback["queue"], callback["source"]) == (
+        call.caller, call.queue, "abandoned")
+
+
+async def settled(sessions, timeout: float = 20) -> None:
+    """Until no delivery is pending (the deliverer commits each outcome after the receiver
+    answered: stopping it sooner would send the last one again, at least once)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            async with sessions() as session:
+                if not await session.scalar(select(WebhookDelivery.id).where(
+                        WebhookDelivery.state == "pending").limit(1)):
+                    return
+            await asyncio.sleep(0.05)
+
+
+def _settings(**kw) -> Settings:
+    return Settings(webhook_retry_base_seconds=0.2, webhook_retry_max_seconds=0.5,
+                    webhook_timeout_seconds=2, **kw)
+
+
+async def _subscribe(sessions, receiver: Receiver, events: list[str], role: str = "admin"):
+    async with sessions() as session, session.begin():
+        return (await create_subscription(
+            session, url=receiver.url, events=events, role=role, created_by="test",
+            secret=receiver.secret, allow_private=True, private_allowed_by_setting=False)).id
+
+
+async def _emit(sessions, items: list[Event]) -> list[str]:
+    async with sessions() as session, session.begin():
+        return await emit_many(session, items)
+
+
+async def test_delivered_signed_in_order_per_key_retried_then_dead_then_redelivered(database):
+    sessions = session_factory(database)
+    receiver = Receiver("a-secret-of-enough-length")
+    await receiver.start()
+    sub = await _subscribe(sessions, receiver, ["call.ringing", "call.ended"])
+    deliverer = Deliverer(sessions, _settings())
+    task = asyncio.create_task(deliverer.run())
+    try:
+        keys = [f"k-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+        ids = []
+        for step in range(4):  # interleaved: key order must hold across them
+            ids += await _emit(sessions, [
+                Event("call.ringing" if step < 3 else "call.ended",
+                      {"linkedid": key, "step": step, "caller": "+79161234567"}, key)
+                for key in keys])
+        # an event nobody subscribed to is not sent
+        await _emit(sessions, [Event("contact.changed", {"contact_id": 1}, "contact-1")])
+        arrived = await receiver.wait_for(lambda a: {x.event_id for x in a} >= set(ids), 30)
+        assert all(a.signature_valid and a.header_id_matches for a in arrived)
+        assert {a.body["type"] for a in arrived} == {"call.ringing", "call.ended"}
+        for key in keys:
+            steps = [a.body["data"]["step"] for a in arrived if a.body["ordering_key"] == key]
+            assert steps == [0, 1, 2, 3]
+        assert arrived[0].body["data"]["caller"] == "+79161234567"  # an admin's subscription
+
+        # the receiver fails: retried with back-off, the key's next event waits its turn
+        receiver.status = 503
+        [failing] = await _emit(sessions, [Event("call.ringing", {"n": 1}, "late")])
+        [behind] = await _emit(sessions, [Event("call.ended", {"n": 2}, "late")])
+
+        async def attempts() -> int:
+            async with sessions() as session:
+                row = await session.scalar(select(WebhookDelivery).join(
+                    OutboxEvent, OutboxEvent.id == WebhookDelivery.outbox_id).where(
+                    OutboxEvent.event_id == failing))
+                return row.attempts if row else 0
+
+        async with asyncio.timeout(20):
+            while await attempts() < 3:
+                await asyncio.sleep(0.1)  # polling the database's record of attempts
+        receiver.status = 200
+        arrived = await receiver.wait_for(lambda a: behind in {x.event_id for x in a}, 20)
+        late = [a.event_id for a in arrived if a.body["ordering_key"] == "late"]
+        assert late == [failing, behind]
+        await settled(sessions)  # committed as delivered before the deliverer stops
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    # past the retry window: dead-lettered, and the key goes on; an admin redelivers
+    deliverer = Deliverer(sessions, _settings(webhook_retry_hours=0.5 / 3600))
+    receiver.status = 500
+    task = asyncio.create_task(deliverer.run())
+    try:
+        [doomed] = await _emit(sessions, [Event("call.ended", {"n": 3}, "doomed")])
+
+        async def dead() -> WebhookDelivery | None:
+            async with sessions() as session:
+                return await session.scalar(select(WebhookDelivery).join(
+                    OutboxEvent, OutboxEvent.id == WebhookDelivery.outbox_id).where(
+                    WebhookDelivery.subscription_id == sub, WebhookDelivery.state == "dead",
+                    OutboxEvent.event_id == doomed))
+
+        async with asyncio.timeout(20):
+            while (row := await dead()) is None:
+                await asyncio.sleep(0.1)
+        assert row.attempts >= 2 and "HTTP 500" in row.last_error
+        receiver.status = 200
+        async with sessions() as session, session.begin():
+            await redeliver(session, row.id)
+        signal.notify()
+        await receiver.wait_for(lambda a: doomed in {x.event_id for x in a}, 20)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await receiver.stop()
+
+
+async def test_an_agent_role_subscription_gets_masked_numbers(database):
+    sessions = session_factory(database)
+    receiver = Receiver("another-secret-long-enough")
+    await receiver.start()
+    await _subscribe(sessions, receiver, ["callback.created"], role="agent")
+    task = asyncio.create_task(Deliverer(sessions, _settings()).run())
+    try:
+        [sent] = await _emit(sessions, [Event("callback.created", {
+            "callback_id": 1, "number": "+79161234567"}, "cb")])
+        arrived = await receiver.wait_for(lambda a: sent in {x.event_id for x in a}, 20)
+        number = next(a for a in arrived if a.event_id == sent).body["data"]["number"]
+        assert number.endswith("4567") and "916123" not in number
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await receiver.stop()
+
+
+async def test_two_records_that_both_think_they_are_first_end_the_call_once(database):
+    """The live writer and the ledger can save one call at the same moment, each reading
+    that nothing is stored: the second to commit emits call.updated, not call.ended."""
+    sessions = session_factory(database)
+    key = f"race-{uuid.uuid4().hex[:8]}"
+    first, second = sessions(), sessions()
+    async with first.begin(), second.begin():
+        await emit_many(first, [Event("call.ended", {"outcome": "abandoned"}, key)])
+        await emit_many(second, [Event("call.ended", {"outcome": "answered",
+                                                      "source": "ledger"}, key)])
+        await first.commit()
+        await second.commit()
+    await first.close()
+    await second.close()
+    events = await events_of(sessions, key)
+    assert [(e.type, e.payload["outcome"], e.payload.get("previous_outcome"))
+            for e in events] == [("call.ended", "abandoned", None),
+                                 ("call.updated", "answered", "abandoned")]
