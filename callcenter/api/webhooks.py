@@ -25,6 +25,7 @@ from callcenter.outbox.service import (
     Reader,
     create_subscription,
     delete_subscription,
+    delivery_counts,
     get_subscription,
     list_deliveries,
     read_events,
@@ -159,9 +160,19 @@ async def add_subscription(body: NewSubscription, principal: Admin, db: DbDep,
     return {**SubscriptionOut.model_validate(sub).model_dump(), "secret": sub.secret}
 
 
-@router.get("/webhooks", response_model=list[SubscriptionOut])
+class SubscriptionListed(SubscriptionOut):
+    failing: int = Field(description="pending deliveries that failed at least once")
+    dead: int = Field(description="dead letters: given up after the retry window")
+
+
+@router.get("/webhooks", response_model=list[SubscriptionListed])
 async def list_subscriptions(principal: Admin, db: DbDep) -> Any:
-    return list(await db.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)))
+    """Each with its failing and dead deliveries counted (what the console's list shows)."""
+    counts = await delivery_counts(db)
+    return [{**SubscriptionOut.model_validate(sub).model_dump(),
+             "failing": counts.get(sub.id, (0, 0))[0], "dead": counts.get(sub.id, (0, 0))[1]}
+            for sub in await db.scalars(select(WebhookSubscription)
+                                        .order_by(WebhookSubscription.id))]
 
 
 # ---- deliveries (before /webhooks/{id}: "deliveries" is no id)

@@ -188,7 +188,7 @@ async def audit_page(request: Request, service: ServiceDep) -> Response:
     return await _for_role(request, service, "audit", "supervisor")
 
 
-ADMIN_SECTIONS = ("users", "interfaces", "pause-reasons", "card-fields")
+ADMIN_SECTIONS = ("users", "interfaces", "pause-reasons", "card-fields", "webhooks")
 
 
 @router.get("/administration/{section}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.contacts.lookup import field_rules
@@ -91,6 +91,18 @@ async def list_deliveries(session: AsyncSession, *, subscription_id: int | None,
     if failing:
         query = query.where(WebhookDelivery.state == "pending", WebhookDelivery.attempts > 0)
     return [(d, e) for d, e in await session.execute(query.limit(limit).offset(offset))]
+
+
+async def delivery_counts(session: AsyncSession) -> dict[int, tuple[int, int]]:
+    """Per subscription id: (failing, dead) deliveries, for the admins' list at a glance.
+    Failing as in list_deliveries: pending and failed at least once."""
+    failing = case((and_(WebhookDelivery.state == "pending", WebhookDelivery.attempts > 0), 1),
+                   else_=0)
+    dead = case((WebhookDelivery.state == "dead", 1), else_=0)
+    rows = await session.execute(
+        select(WebhookDelivery.subscription_id, func.sum(failing), func.sum(dead))
+        .group_by(WebhookDelivery.subscription_id))
+    return {sub_id: (int(f or 0), int(d or 0)) for sub_id, f, d in rows}
 
 
 async def redeliver(session: AsyncSession, delivery_id: int) -> WebhookDelivery:

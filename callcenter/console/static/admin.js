@@ -3,7 +3,7 @@
 // goes through the admin API; every change is audited there.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, Header, html, problem, useLanguage } from "./console.js";
+import { api, formatTime, Header, html, problem, useLanguage } from "./console.js";
 
 // [section, message key]: another area's admin page adds its one line here
 export const SECTIONS = [
@@ -11,6 +11,7 @@ export const SECTIONS = [
   ["interfaces", "admin_interfaces"],
   ["pause-reasons", "admin_pause_reasons"],
   ["card-fields", "admin_card_fields"],
+  ["webhooks", "admin_webhooks"],
 ];
 const KINDS = ["name", "phone", "email", "address", "identity_document", "date", "free_text"];
 
@@ -220,8 +221,189 @@ function CardFields({ t }) {
   </section>`;
 }
 
+// ---- webhooks (CRM integration, branch hookui): subscriptions, deliveries, redelivery
+
+const ROLES = ["agent", "supervisor", "admin"];
+// a delivery's state, shown by colour, icon and text alike
+const DELIVERY_ICON = { pending: "⏳", failing: "⚠", delivered: "✔", dead: "✖" };
+const FILTERS = ["all", "failing", "dead", "pending", "delivered"];
+
+function deliveryState(d) {
+  return d.state === "pending" && d.attempts > 0 ? "failing" : d.state;
+}
+
+function Webhooks({ t, lang }) {
+  const [subs, setSubs] = useState(null);
+  const [types, setTypes] = useState([]);
+  const [run, note] = useAction(t);
+  const [secret, setSecret] = useState(null);
+  const [deleting, setDeleting] = useState(null);
+  const [form, setForm] = useState({ url: "", role: "supervisor", events: [], secret: "",
+    allow_private: false, description: "" });
+  const [filter, setFilter] = useState({ state: "all", subscription: "" });
+  const [deliveries, setDeliveries] = useState(null);
+
+  const load = async () => {
+    const response = await api("/webhooks");
+    if (response.ok) setSubs(await response.json());
+  };
+  const loadDeliveries = async () => {
+    const query = new URLSearchParams({ limit: "100" });
+    if (filter.state === "failing") query.set("failing", "true");
+    else if (filter.state !== "all") query.set("state", filter.state);
+    if (filter.subscription) query.set("subscription_id", filter.subscription);
+    const response = await api(`/webhooks/deliveries?${query}`);
+    if (response.ok) setDeliveries(await response.json());
+  };
+  useEffect(() => {
+    load();
+    api("/webhooks/catalogue").then(async (r) => {
+      // the catalogue's keys are the event types with their first dot as "_"
+      if (r.ok) setTypes(Object.keys(await r.json()).map((k) => k.replace("_", ".")));
+    });
+  }, []);
+  useEffect(() => { loadDeliveries(); }, [filter.state, filter.subscription]);
+
+  const set = (key) => (e) => setForm({ ...form, [key]: e.target.type === "checkbox" ? e.target.checked : e.target.value });
+  const toggleEvent = (type) => setForm({ ...form, events: form.events.includes(type)
+    ? form.events.filter((e) => e !== type) : [...form.events, type] });
+
+  async function create(e) {
+    e.preventDefault();
+    if (!form.events.length) return;  // the button says why it is disabled
+    const body = { url: form.url.trim(), role: form.role, events: form.events,
+      allow_private: form.allow_private };
+    if (form.secret) body.secret = form.secret;
+    if (form.description.trim()) body.description = form.description.trim();
+    const made = await run("/webhooks", { method: "POST", body },
+      (s) => t("webhook_created", { url: s.url }));
+    if (made) {
+      // the secret is shown once; one the admin typed is theirs already
+      if (!form.secret) setSecret({ url: made.url, secret: made.secret });
+      setForm({ ...form, url: "", secret: "", description: "", allow_private: false });
+      load();
+    }
+  }
+  async function toggle(sub) {
+    if (await run(`/webhooks/${sub.id}`, { method: "PATCH", body: { active: !sub.active } },
+      () => t(sub.active ? "webhook_paused" : "webhook_resumed", { url: sub.url }))) load();
+  }
+  async function remove(sub) {
+    if (await run(`/webhooks/${sub.id}`, { method: "DELETE" },
+      () => t("webhook_deleted", { url: sub.url }))) {
+      setDeleting(null);
+      load();
+      loadDeliveries();
+    }
+  }
+  async function redeliverDead(sub) {
+    if (await run(`/webhooks/${sub.id}/redeliver-dead`, { method: "POST" },
+      (r) => t("webhook_redelivered_n", { n: r.redelivered }))) { load(); loadDeliveries(); }
+  }
+  async function redeliver(d) {
+    if (await run(`/webhooks/deliveries/${d.id}/redeliver`, { method: "POST" },
+      () => t("webhook_redelivered_one", { id: d.id }))) { load(); loadDeliveries(); }
+  }
+  const show = (sub, state) => setFilter({ state, subscription: String(sub.id) });
+  const noEvents = form.events.length === 0;
+
+  return html`<section class="panel" aria-labelledby="new-webhook">
+      <h2 id="new-webhook">${t("new_webhook")}</h2>
+      <form class="webhook-form" onSubmit=${create} data-testid="new-webhook">
+        <label>${t("webhook_url")}<input name="url" type="url" required placeholder="https://crm.example.com/hooks"
+          value=${form.url} onInput=${set("url")} /></label>
+        <label>${t("webhook_role")}<select name="role" value=${form.role} onChange=${set("role")}>
+          ${ROLES.map((r) => html`<option value=${r} selected=${r === form.role}>${t(`role_${r}`)}</option>`)}
+        </select></label>
+        <p class="note">${t("webhook_role_help")}</p>
+        <fieldset class="events" data-testid="event-types">
+          <legend>${t("webhook_events")}</legend>
+          ${types.map((type) => html`<label class="check"><input type="checkbox" name="events" value=${type}
+            checked=${form.events.includes(type)} onChange=${() => toggleEvent(type)} /> <code>${type}</code></label>`)}
+          <button type="button" onClick=${() => setForm({ ...form, events: noEvents ? [...types] : [] })}>
+            ${t(noEvents ? "webhook_events_all" : "webhook_events_none")}</button>
+        </fieldset>
+        <label>${t("webhook_secret")}<input name="secret" type="password" autocomplete="off" minlength="16"
+          value=${form.secret} onInput=${set("secret")} aria-describedby="secret-help" /></label>
+        <p class="note" id="secret-help">${t("webhook_secret_help")}</p>
+        <label>${t("webhook_description")}<input name="description" maxlength="200"
+          value=${form.description} onInput=${set("description")} /></label>
+        <label class="check"><input type="checkbox" name="allow_private" checked=${form.allow_private}
+          onChange=${set("allow_private")} aria-describedby="private-help" /> ${t("webhook_allow_private")}</label>
+        <p class="note" id="private-help">${t("webhook_allow_private_help")}</p>
+        ${noEvents && html`<p class="note" data-testid="choose-events">${t("webhook_choose_events")}</p>`}
+        <p><button type="submit" disabled=${noEvents}>${t("create")}</button></p>
+      </form>
+    </section>
+    ${note}
+    ${secret && html`<div class="panel" role="status" data-testid="secret">
+      <p>${t("webhook_secret_once", { url: secret.url })}</p><p class="secret">${secret.secret}</p>
+      <button type="button" onClick=${() => setSecret(null)}>${t("done")}</button></div>`}
+    <section class="panel" aria-labelledby="webhooks-h">
+      <h2 id="webhooks-h">${subs ? t("webhooks_count", { n: subs.length }) : t("admin_webhooks")}</h2>
+      ${subs && html`<div class="scroll"><table class="data" data-testid="webhooks">
+        <thead><tr><th>${t("webhook_url")}</th><th>${t("webhook_events")}</th><th>${t("webhook_role")}</th>
+          <th>${t("status")}</th><th>${t("webhook_problems")}</th><th>${t("actions")}</th></tr></thead>
+        <tbody>${subs.map((s) => html`<tr data-testid="webhook" data-url=${s.url} class=${s.active ? "" : "inactive"}>
+          <td><span class="url">${s.url}</span>${s.description && html`<br /><span class="note">${s.description}</span>`}
+            ${s.allow_private && html`<br /><span class="badge private">${t("webhook_private_allowed")}</span>`}</td>
+          <td>${s.events.map((e) => html`<code class="event">${e}</code> `)}</td>
+          <td>${t(`role_${s.role}`)}</td>
+          <td>${s.active ? html`<span class="state state-delivered">✔ ${t("webhook_active")}</span>`
+            : html`<span class="state state-paused">⏸ ${t("webhook_paused_state")}</span>`}</td>
+          <td>
+            <button type="button" class=${`linkish state state-${s.failing ? "failing" : "none"}`} data-testid="failing"
+              onClick=${() => show(s, "failing")}>${s.failing ? "⚠ " : ""}${t("webhook_failing_n", { n: s.failing })}</button><br />
+            <button type="button" class=${`linkish state state-${s.dead ? "dead" : "none"}`} data-testid="dead"
+              onClick=${() => show(s, "dead")}>${s.dead ? "✖ " : ""}${t("webhook_dead_n", { n: s.dead })}</button>
+          </td>
+          <td class="actions">
+            <button type="button" onClick=${() => toggle(s)}>${t(s.active ? "pause_webhook" : "resume_webhook")}</button>
+            ${s.dead > 0 && html`<button type="button" onClick=${() => redeliverDead(s)}>${t("webhook_redeliver_dead")}</button>`}
+            ${deleting === s.id
+              ? html`<span role="group" aria-label=${t("delete_webhook_confirm")}>${t("delete_webhook_confirm")}
+                  <button type="button" class="danger" onClick=${() => remove(s)}>${t("webhook_delete")}</button>
+                  <button type="button" onClick=${() => setDeleting(null)}>${t("webhook_cancel")}</button></span>`
+              : html`<button type="button" onClick=${() => setDeleting(s.id)}>${t("webhook_delete")}</button>`}
+          </td></tr>`)}</tbody>
+      </table></div>`}
+    </section>
+    <section class="panel" aria-labelledby="deliveries-h">
+      <h2 id="deliveries-h">${t("webhook_deliveries")}</h2>
+      <form class="inline" onSubmit=${(e) => { e.preventDefault(); loadDeliveries(); }} data-testid="delivery-filter">
+        <label>${t("delivery_state")}<select name="state" value=${filter.state}
+          onChange=${(e) => setFilter({ ...filter, state: e.target.value })}>
+          ${FILTERS.map((f) => html`<option value=${f} selected=${f === filter.state}>${t(`delivery_filter_${f}`)}</option>`)}
+        </select></label>
+        <label>${t("webhook_subscription")}<select name="subscription" value=${filter.subscription}
+          onChange=${(e) => setFilter({ ...filter, subscription: e.target.value })}>
+          <option value="">${t("any")}</option>
+          ${(subs || []).map((s) => html`<option value=${String(s.id)} selected=${String(s.id) === filter.subscription}>#${s.id} ${s.url}</option>`)}
+        </select></label>
+        <button type="submit">${t("deliveries_refresh")}</button>
+      </form>
+      ${deliveries && html`<p class="note" role="status" data-testid="deliveries-found">${t("webhook_deliveries_n", { n: deliveries.length })}</p>
+      ${deliveries.length > 0 && html`<div class="scroll"><table class="data" data-testid="deliveries">
+        <thead><tr><th>№</th><th>${t("webhook_subscription")}</th><th>${t("webhook_event")}</th>
+          <th>${t("delivery_state")}</th><th>${t("delivery_attempts")}</th><th>${t("delivery_last_attempt")}</th>
+          <th>${t("delivery_last_error")}</th><th>${t("actions")}</th></tr></thead>
+        <tbody>${deliveries.map((d) => {
+          const state = deliveryState(d);
+          return html`<tr data-testid="delivery" data-id=${d.id} data-state=${state}>
+          <td>${d.id}</td><td>#${d.subscription_id}</td>
+          <td><code>${d.event_type || "—"}</code><br /><span class="note">${d.ordering_key}</span></td>
+          <td><span class=${`state state-${state}`}>${DELIVERY_ICON[state]} ${t(`delivery_${state}`)}</span></td>
+          <td>${d.attempts}</td>
+          <td>${d.last_attempt_at ? formatTime(lang, d.last_attempt_at, true) : "—"}</td>
+          <td>${d.last_status ? `HTTP ${d.last_status}` : ""} ${d.last_error || ""}</td>
+          <td>${(state !== "pending") && html`<button type="button" onClick=${() => redeliver(d)}
+            aria-label=${t("webhook_redeliver_label", { id: d.id })}>${t("webhook_redeliver")}</button>`}</td></tr>`;
+        })}</tbody></table></div>`}`}
+    </section>`;
+}
+
 const VIEWS = { users: Users, interfaces: Interfaces, "pause-reasons": PauseReasons,
-  "card-fields": CardFields };
+  "card-fields": CardFields, webhooks: Webhooks };
 
 function Admin() {
   const [lang, t, choose] = useLanguage();
@@ -235,7 +417,7 @@ function Admin() {
         ${SECTIONS.map(([s, key]) => html`<a href=${`/administration/${s}`}
           aria-current=${s === section ? "page" : undefined}>${t(key)}</a>`)}
       </nav>
-      <${View} t=${t} />
+      <${View} t=${t} lang=${lang} />
     </main>`;
 }
 
