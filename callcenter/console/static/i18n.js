@@ -762,7 +762,7 @@ const MESSAGES = {
     delivery_delivered: "доставлено",
     delivery_dead: "не доставлено",
     webhook_redeliver: "Отправить снова",
-    webhook_redeliver_label: "Отправить доставку №{id} снова",
+    webhook_redeliver_label: "Отправить снова доставку №{id}",
     // end webhooks
   },
 };
