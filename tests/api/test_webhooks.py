@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from callcenter.api.app import create_app
 from callcenter.migrate import upgrade
@@ -283,3 +283,27 @@ async def test_forgetting_a_person_scrubs_their_events(api):
         ("contact.changed", {"contact_id": contact_id, "change": "forgotten"})]
     assert events[2]["id"] == kept
     assert CALLER not in str(events)
+
+
+async def test_the_list_counts_each_subscriptions_failing_and_dead_deliveries(api):
+    """What the console's Webhooks page shows per subscription (branch hookui)."""
+    from callcenter.outbox.deliver import Deliverer
+    from callcenter.outbox.models import WebhookDelivery
+    made = [(await api.client.post("/webhooks", json=NEW, headers=api.auth("admin"))).json()
+            for _ in range(2)]
+    await api.emit(*(Event("call.ended", {"n": n}, f"count-{n}") for n in range(3)))
+    assert await Deliverer(api.service.sessions, api.service.settings).fan_out() == 6
+    async with api.service.sessions() as session, session.begin():
+        first = WebhookDelivery.subscription_id == made[0]["id"]
+        ids = list(await session.scalars(select(WebhookDelivery.id).where(first)
+                                         .order_by(WebhookDelivery.id)))
+        await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == ids[0])
+                              .values(state="dead", attempts=5))
+        await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == ids[1])
+                              .values(attempts=2))  # pending, failed twice: failing
+    listed = (await api.client.get("/webhooks", headers=api.auth("admin"))).json()
+    assert [(s["id"], s["failing"], s["dead"]) for s in listed] == [
+        (made[0]["id"], 1, 1), (made[1]["id"], 0, 0)]
+    failing = (await api.client.get("/webhooks/deliveries", params={"failing": "true"},
+                                    headers=api.auth("admin"))).json()
+    assert [d["id"] for d in failing] == [ids[1]]
