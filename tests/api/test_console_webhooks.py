@@ -17,6 +17,7 @@ from callcenter.outbox.deliver import Deliverer
 from callcenter.outbox.emit import Event, emit_many
 from callcenter.outbox.models import WebhookDelivery, WebhookSubscription
 from callcenter.outbox.service import create_subscription
+from tests.api.test_console_reports import screenshot
 from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
 from tests.rig import serving
 from tests.webhook_receiver import Receiver
@@ -123,6 +124,7 @@ async def test_the_admin_subscribes_a_local_receiver_after_the_refusal(
     row = page.locator(f"[data-testid=webhook][data-url='{receiver.url}']")
     assert "call.ended" in await row.inner_text()
     assert "0 dead letters" in await row.inner_text()
+    await screenshot(page, "webhooks-created")
     assert await serious_accessibility_violations(page) == []
     await page.get_by_role("button", name="Done").click()
     assert await page.get_by_test_id("secret").count() == 0
@@ -160,6 +162,7 @@ async def test_the_admin_sees_a_dead_letter_and_redelivers_it_in_russian(
     assert await letter.get_attribute("data-state") == "dead"
     text = await letter.inner_text()
     assert "✖ не доставлено" in text and "HTTP 500" in text and "call.ended" in text
+    await screenshot(page, "webhooks-dead-letter-ru")
     assert await serious_accessibility_violations(page) == []
 
     receiver.status = 200

@@ -395,7 +395,7 @@ function Webhooks({ t, lang }) {
           <td><span class=${`state state-${state}`}>${DELIVERY_ICON[state]} ${t(`delivery_${state}`)}</span></td>
           <td>${d.attempts}</td>
           <td>${d.last_attempt_at ? formatTime(lang, d.last_attempt_at, true) : "—"}</td>
-          <td>${d.last_status ? `HTTP ${d.last_status}` : ""} ${d.last_error || ""}</td>
+          <td class="last-error">${d.last_error || (d.last_status ? `HTTP ${d.last_status}` : "—")}</td>
           <td>${(state !== "pending") && html`<button type="button" onClick=${() => redeliver(d)}
             aria-label=${t("webhook_redeliver_label", { id: d.id })}>${t("webhook_redeliver")}</button>`}</td></tr>`;
         })}</tbody></table></div>`}`}
