@@ -227,6 +227,7 @@ const ROLES = ["agent", "supervisor", "admin"];
 // a delivery's state, shown by colour, icon and text alike
 const DELIVERY_ICON = { pending: "⏳", failing: "⚠", delivered: "✔", dead: "✖" };
 const FILTERS = ["all", "failing", "dead", "pending", "delivered"];
+const PAGE = 100;  // deliveries per request; "older" fetches the next page
 
 function deliveryState(d) {
   return d.state === "pending" && d.attempts > 0 ? "failing" : d.state;
@@ -247,13 +248,18 @@ function Webhooks({ t, lang }) {
     const response = await api("/webhooks");
     if (response.ok) setSubs(await response.json());
   };
-  const loadDeliveries = async () => {
-    const query = new URLSearchParams({ limit: "100" });
+  const [more, setMore] = useState(false);
+  const loadDeliveries = async (older = false) => {
+    const offset = older && deliveries ? deliveries.length : 0;
+    const query = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
     if (filter.state === "failing") query.set("failing", "true");
     else if (filter.state !== "all") query.set("state", filter.state);
     if (filter.subscription) query.set("subscription_id", filter.subscription);
     const response = await api(`/webhooks/deliveries?${query}`);
-    if (response.ok) setDeliveries(await response.json());
+    if (!response.ok) return;
+    const page = await response.json();
+    setDeliveries(offset ? [...deliveries, ...page] : page);
+    setMore(page.length === PAGE);
   };
   useEffect(() => {
     load();
@@ -398,7 +404,8 @@ function Webhooks({ t, lang }) {
           <td class="last-error">${d.last_error || (d.last_status ? `HTTP ${d.last_status}` : "—")}</td>
           <td>${(state !== "pending") && html`<button type="button" onClick=${() => redeliver(d)}
             aria-label=${t("webhook_redeliver_label", { id: d.id })}>${t("webhook_redeliver")}</button>`}</td></tr>`;
-        })}</tbody></table></div>`}`}
+        })}</tbody></table></div>`}
+      ${more && html`<p><button type="button" onClick=${() => loadDeliveries(true)}>${t("deliveries_older")}</button></p>`}`}
     </section>`;
 }
 
