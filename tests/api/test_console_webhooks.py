@@ -137,7 +137,10 @@ async def test_the_admin_subscribes_a_local_receiver_after_the_refusal(
     assert (await subscriptions(api))[0].active
     # delete asks first
     await row.get_by_role("button", name="Delete").click()
-    await row.get_by_role("button", name="Cancel").click()
+    # the focus moves to the confirmation's "Cancel": Enter there cancels
+    assert await page.evaluate("document.activeElement.textContent") == "Cancel"
+    await page.keyboard.press("Enter")
+    await row.get_by_role("button", name="Delete").wait_for()
     assert len(await subscriptions(api)) == 1
     await row.get_by_role("button", name="Delete").click()
     await row.get_by_role("group").get_by_role("button", name="Delete").click()

@@ -227,7 +227,10 @@ const ROLES = ["agent", "supervisor", "admin"];
 // a delivery's state, shown by colour, icon and text alike
 const DELIVERY_ICON = { pending: "⏳", failing: "⚠", delivered: "✔", dead: "✖" };
 const FILTERS = ["all", "failing", "dead", "pending", "delivered"];
-const PAGE = 100;  // deliveries per request; "older" fetches the next page
+const PAGE = 100;
+// the confirmation replaces the button that had the focus: give it to "Cancel" (stable, so
+// Preact calls it once, when the button appears)
+const focusOnMount = (element) => element && element.focus();  // deliveries per request; "older" fetches the next page
 
 function deliveryState(d) {
   return d.state === "pending" && d.attempts > 0 ? "failing" : d.state;
@@ -369,7 +372,7 @@ function Webhooks({ t, lang }) {
             ${deleting === s.id
               ? html`<span role="group" aria-label=${t("delete_webhook_confirm")}>${t("delete_webhook_confirm")}
                   <button type="button" class="danger" onClick=${() => remove(s)}>${t("webhook_delete")}</button>
-                  <button type="button" onClick=${() => setDeleting(null)}>${t("webhook_cancel")}</button></span>`
+                  <button type="button" ref=${focusOnMount} onClick=${() => setDeleting(null)}>${t("webhook_cancel")}</button></span>`
               : html`<button type="button" onClick=${() => setDeleting(s.id)}>${t("webhook_delete")}</button>`}
           </td></tr>`)}</tbody>
       </table></div>`}
