@@ -169,7 +169,7 @@ function Flags({ t, lang, play, phrases, changed, phrase, setPhrase }) {
             `${f.linkedid} · ${f.phrase} · ${moment(f.at_seconds)}`)}
             aria-label=${t("speech_play_from", { at: moment(f.at_seconds), call: f.linkedid })}>▶ ${t("play")}</button>
           <button type="button" data-testid="review" onClick=${() => { setNote(""); setReviewing(f); }}
-            aria-label=${t("qa_review_of", { call: f.linkedid })}>${t("qa_review")}</button>
+            aria-label=${t("qa_review_call", { call: f.linkedid })}>${t("qa_review")}</button>
         </td>
       </tr>`)}</tbody></table></div>`}
   </section>`;
