@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from callcenter.calls.models import Call
@@ -125,8 +126,7 @@ async def test_the_supervisor_finds_a_word_hears_it_and_reviews_the_call(
     assert "00:20" in await flag.inner_text()
     await flag.get_by_test_id("review").click()
     form = page.get_by_test_id("review-form")
-    assert await form.locator("input[name=reviewed]").evaluate(
-        "e => e === document.activeElement")  # focus moves into the form
+    await expect(form.locator("input[name=reviewed]")).to_be_focused()  # keyboard goes on
     await form.locator("input[name=score]").fill("35")
     await form.locator("input[name=exemplary]").check()
     await form.locator("textarea[name=note]").fill("Coach on tone")
@@ -136,7 +136,7 @@ async def test_the_supervisor_finds_a_word_hears_it_and_reviews_the_call(
         review = await session.scalar(select(QAReview).where(QAReview.linkedid == "call-anna"))
     assert (review.reviewed, review.score, review.exemplary, review.note, review.reviewed_by) \
         == (True, 35, True, "Coach on tone", "sue")
-    assert "35" in await flag.get_by_test_id("flag-review").inner_text()
+    await expect(flag.get_by_test_id("flag-review")).to_contain_text("35")
     # the calls not reviewed yet: Boris's only (choosing a phrase reloads, as Show does)
     await page.locator("select[name=reviewed]").select_option("false")
     await page.locator("select[name=phrase]").select_option("")

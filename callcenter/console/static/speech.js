@@ -125,8 +125,8 @@ function Flags({ t, lang, play, phrases, changed, phrase, setPhrase }) {
   const set = (key) => (e) => setFilters({ ...filters, [key]: e.target.value });
   async function reviewed(linkedid) {
     setReviewing(null);
-    setNote(t("qa_review_saved", { call: linkedid }));
     await load();
+    setNote(t("qa_review_saved", { call: linkedid }));
     changed();
   }
   return html`<section class="panel" aria-labelledby="flags-title">
@@ -188,7 +188,7 @@ function Report({ t, report, period, setPeriod, load, pick }) {
     ${report && html`<div class="two-tables">
       <table class="data" data-testid="report-agents"><caption>${t("qa_by_agent")}</caption>
         <thead><tr><th>${t("agent")}</th><th>${t("qa_flags")}</th><th>${t("qa_calls")}</th>
-          <th>${t("qa_kind_forbidden")}</th><th>${t("qa_kind_required")}</th></tr></thead>
+          <th>${t("qa_forbidden_said")}</th><th>${t("qa_required_missing")}</th></tr></thead>
         <tbody>${report.by_agent.map((a) => html`<tr data-testid="report-agent" data-agent=${a.agent || ""}>
           <td>${a.agent || "—"}</td><td>${a.flags}</td><td>${a.calls}</td>
           <td>${a.forbidden}</td><td>${a.required_missing}</td></tr>`)}</tbody></table>
