@@ -196,3 +196,15 @@ async def test_no_serious_accessibility_violations_on_the_speech_page(
         await page.get_by_test_id("report-agent").first.wait_for()
         found[f"speech {lang}"] = await serious_accessibility_violations(page)
     assert found == {name: [] for name in found}
+
+
+async def test_flags_filter_by_phrase_and_refuse_a_bad_one(api, transcribed):
+    """GET /qa/flags?phrase= (the page's phrase filter): exactly the rule's phrase."""
+    found = (await api.get("/qa/flags", "supervisor", params={"phrase": "good morning"})).json()
+    assert [(f["linkedid"], f["kind"]) for f in found] == [("call-boris", "required")]
+    assert (await api.get("/qa/flags", "supervisor",
+                          params={"phrase": "good"})).json() == []
+    long = await api.get("/qa/flags", "supervisor", params={"phrase": "x" * 201})
+    assert long.status_code == 422 and "phrase" in long.text
+    assert (await api.get("/qa/flags", "agent",
+                          params={"phrase": "good morning"})).status_code == 403
