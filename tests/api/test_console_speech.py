@@ -5,6 +5,7 @@ agent searching only their own calls and refused the QA side; English and Russia
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from callcenter.calls.models import Call
+from callcenter.console.pages import STATIC
 from callcenter.recordings.models import Recording
 from callcenter.speech import service as speech
 from callcenter.speech.engines import TrackWords
@@ -208,3 +210,26 @@ async def test_flags_filter_by_phrase_and_refuse_a_bad_one(api, transcribed):
     assert long.status_code == 422 and "phrase" in long.text
     assert (await api.get("/qa/flags", "agent",
                           params={"phrase": "good morning"})).status_code == 403
+
+
+async def test_the_speech_messages_exist_in_both_languages_with_russian_plurals(site, browser):
+    page = await new_page(browser, site)
+    await page.goto("/signin")
+    forms = await page.evaluate("""import('/static/i18n.js').then(({translator}) => {
+        const t = translator('ru');
+        return [1, 2, 5, 11, 21, 22].map(n => [t('qa_flags_count', {n}), t('speech_hits', {n})]);
+    })""")
+    assert forms == [["1 отметка", "Найдено в 1 расшифровке"],
+                     ["2 отметки", "Найдено в 2 расшифровках"],
+                     ["5 отметок", "Найдено в 5 расшифровках"],
+                     ["11 отметок", "Найдено в 11 расшифровках"],
+                     ["21 отметка", "Найдено в 21 расшифровке"],
+                     ["22 отметки", "Найдено в 22 расшифровках"]]
+    # every message the page uses is written in Russian too, not fallen back to English
+    source = (STATIC / "speech.js").read_text() + (STATIC / "player.js").read_text()
+    keys = sorted(set(re.findall(r'\bt\("([a-z_]+)"', source)))
+    missing = await page.evaluate("""keys => import('/static/i18n.js').then(({translator}) => {
+        const en = translator('en'), ru = translator('ru');
+        return keys.filter(k => ru(k, {n: 1}) === en(k, {n: 1}) || en(k, {n: 1}) === k);
+    })""", keys)
+    assert len(keys) > 30 and missing == []
