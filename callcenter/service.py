@@ -22,6 +22,7 @@ from callcenter.calls.pops import EVENTS as POP_EVENTS
 from callcenter.calls.pops import ScreenPopHub
 from callcenter.calls.store import RecordWriter, refusal_reason
 from callcenter.calls.tracker import CallTracker
+from callcenter.contacts.screenpop import PopReader
 from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
 from callcenter.ledger.derive import LedgerDeriver
@@ -87,6 +88,9 @@ class Service:
                                self.telephony_sessions,
                                observe_lag=self.ami_lag.observe)
         self.pops = ScreenPopHub(self.telephony_sessions, settings.default_region)
+        # GET /screenpop on PostgreSQL: one statement on the driver's own small pool
+        self.pop_reader = PopReader(settings.database_url, settings.default_region) \
+            if self.engine.dialect.name == "postgresql" else None
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
         self.queue_feed = QueueFeed(self.live, lambda: self.ami.connected)
         self.ami.subscribe(self.queue_feed.on_event, FEED_EVENTS)
@@ -202,6 +206,8 @@ class Service:
             await self.writer.save_pending()  # nothing is lost: the next start writes them
         await self.writer.close()
         self.workers.shutdown()
+        if self.pop_reader is not None:
+            await self.pop_reader.close()
         await self.engine.dispose()
         await self.telephony_engine.dispose()
         log.info("callcenter stopped")
