@@ -226,14 +226,23 @@ class PopReader:
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
 
-    async def _connections(self) -> asyncpg.Pool:
+    async def open(self) -> None:
+        """The connections opened and the statements prepared now (at start-up), not by the
+        first pops after a restart: asyncpg looks up the row types of a new statement on
+        each connection, which took the first pops 300-400 ms."""
+        try:
+            await self._connections(self._size)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise DatabaseUnavailable(repr(exc)) from None
+
+    async def _connections(self, ready: int = 1) -> asyncpg.Pool:
         if self._pool is None:
             async with self._opening:
                 if self._pool is None:
                     # nothing a pop does outlives its statement: no reset query on release
                     self._pool = await asyncpg.create_pool(
-                        self._dsn, min_size=1, max_size=self._size, reset=_keep,
-                        timeout=self._timeout, command_timeout=self._timeout)
+                        self._dsn, min_size=ready, max_size=self._size, reset=_keep,
+                        init=_prepare, timeout=self._timeout, command_timeout=self._timeout)
         return self._pool
 
     async def close(self) -> None:
@@ -272,6 +281,12 @@ class PopReader:
                     asyncpg.CannotConnectNowError) as exc:
                 raise DatabaseUnavailable(type(exc).__name__) from None
         raise AssertionError("unreachable")
+
+
+async def _prepare(connection: asyncpg.Connection) -> None:
+    """Each new connection: both statements prepared and cached (and their types known)."""
+    await connection.fetchrow(POP_SQL, None)
+    await connection.fetchrow(AGENT_POP_SQL, None, datetime.now(UTC), None)
 
 
 async def _keep(_connection: asyncpg.Connection) -> None:
