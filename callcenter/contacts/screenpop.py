@@ -204,8 +204,10 @@ AUDIT_SQL = """
 INSERT INTO audit_log (at, username, action, object_type, object_id, client, details)
 VALUES ($1, $2, 'contact.read', 'contact', $3, $4, 'via=screenpop')
 """
-# a connection that died under us (the database restarted): tried once more on a fresh one
-_STALE = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError)
+# a connection that died under us (the database restarted, the connection was cut): closed,
+# and the statement tried once more on a fresh one
+_BROKEN = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
+           asyncpg.InternalClientError, ConnectionError)
 
 
 class DatabaseUnavailable(Exception):
@@ -273,8 +275,13 @@ class PopReader:
         for attempt in (1, 2):
             try:
                 pool = await self._connections()
-                return await getattr(pool, method)(sql, *args)
-            except _STALE:
+                async with pool.acquire() as connection:
+                    try:
+                        return await getattr(connection, method)(sql, *args)
+                    except _BROKEN:
+                        connection.terminate()  # not back into the pool
+                        raise
+            except _BROKEN:
                 if attempt == 2:
                     raise DatabaseUnavailable("the database closed the connection") from None
             except (OSError, TimeoutError, asyncpg.PostgresConnectionError,
