@@ -113,6 +113,66 @@ def probe(port: int, stop: multiprocessing.synchronize.Event,
     results.put(asyncio.run(main()))
 
 
+# FastAGI lookup's query (contacts.lookup.caller_by_number), as the probe sends it straight
+# to PostgreSQL: how long the database alone takes under the same load.
+CALLER_SQL = """SELECT c.id, c.name, c.vip, c.language, c.recording_opt_out
+FROM contacts c JOIN contact_numbers n ON n.contact_id = c.id WHERE n.number = $1 LIMIT 1"""
+
+
+def db_probe(url: str, stop: multiprocessing.synchronize.Event,
+             results: multiprocessing.Queue) -> None:
+    """In its own process: the lookup's query at the lookups' rate, open loop, on asyncpg."""
+
+    async def main() -> list[float]:
+        conn = await asyncpg.connect(raw_dsn(url))
+        times: list[float] = []
+        running: set[asyncio.Task[None]] = set()
+        lock = asyncio.Lock()
+
+        async def one() -> None:
+            started = time.perf_counter()
+            async with lock:  # one connection, as a route holds one
+                await conn.fetchrow(CALLER_SQL, "+79031234567")
+            times.append(time.perf_counter() - started)
+
+        next_at = time.perf_counter()
+        while not stop.is_set():
+            task = asyncio.create_task(one())
+            running.add(task)
+            task.add_done_callback(running.discard)
+            next_at += 1 / LOOKUPS_PER_SECOND
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        await asyncio.gather(*running)
+        await conn.close()
+        return times
+
+    results.put(asyncio.run(main()))
+
+
+class DbLookups:
+    """The database probe process, started and stopped around a phase."""
+
+    def __init__(self, url: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.stop = context.Event()
+        self.results: multiprocessing.Queue = context.Queue()
+        self.process = context.Process(target=db_probe, args=(url, self.stop, self.results))
+
+    def __enter__(self) -> DbLookups:
+        self.process.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+
+    async def finish(self) -> list[float]:
+        self.stop.set()
+        times = await asyncio.to_thread(self.results.get, True, 60)
+        self.process.join(10)
+        return times
+
+
 class Lookups:
     """The probe process, started and stopped around a phase."""
 
@@ -272,10 +332,11 @@ def measure(url: str, tmp: Path, token: str, recording_id: int, upload: bytes,
                 quiet = await quiet_lookups.finish()
             lag_before, _ = await lag_buckets(http)
             agi_before = await agi_buckets(http)
-            with Lookups(agi_port) as busy_lookups:
+            with Lookups(agi_port) as busy_lookups, DbLookups(url) as db_lookups:
                 web = await web_load(http, recording_id, upload)
                 busy = await busy_lookups.finish()
                 probe_late = busy_lookups.late
+                db = await db_lookups.finish()
             stop_events.set()
             await events
             lag_after, worst = await lag_buckets(http)
@@ -283,7 +344,8 @@ def measure(url: str, tmp: Path, token: str, recording_id: int, upload: bytes,
             return {"quiet": quiet, "busy": busy, "web": web, "quiet_lag": lag_p99(
                 [(b, 0) for b, _ in lag_before], lag_before),
                 "busy_lag": lag_p99(lag_before, lag_after), "worst_lag": worst,
-                "busy_agi": lag_p99(agi_before, agi_after), "probe_late": probe_late}
+                "busy_agi": lag_p99(agi_before, agi_after), "probe_late": probe_late,
+                "db": db}
 
     return asyncio.run(main())
 
@@ -321,6 +383,10 @@ def run(url: str, tmp_dir: str) -> list[Result]:
                float(shared["busy_agi"]) * 1000),  # type: ignore[arg-type]
         Result(name, f"FastAGI lookup max ({len(busy)} lookups)", max(busy) * 1000, "ms",
                "no web load", max(quiet) * 1000),
+        Result(name, "the lookup's query alone (asyncpg, same rate, same load) p99",
+               percentile(m["db"], 99) * 1000, "ms",  # type: ignore[arg-type]
+               "in the run on the web's loop",
+               percentile(shared["db"], 99) * 1000),  # type: ignore[arg-type]
         Result(name, "the load's toll on an idle process: the probe's own wake-up delay p99",
                percentile(m["probe_late"], 99) * 1000, "ms",  # type: ignore[arg-type]
                "in the run on the web's loop",
