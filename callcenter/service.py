@@ -93,6 +93,7 @@ class Service:
         # GET /screenpop on PostgreSQL: one statement on the driver's own small pool
         self.pop_reader = PopReader(settings.database_url, settings.default_region) \
             if self.engine.dialect.name == "postgresql" else None
+        self.pops.reader = self.pop_reader  # ring pops too
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
         self.queue_feed = QueueFeed(self.live, lambda: self.ami.connected)
         self.ami.subscribe(self.queue_feed.on_event, FEED_EVENTS)

@@ -19,6 +19,7 @@ from callcenter.api.auth import Principal
 from callcenter.audit.models import AuditEntry
 from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call
+from callcenter.calls.pops import Subscriber
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.contacts.screenpop import PopData, Reader, load_pop
 from callcenter.migrate import upgrade
@@ -131,7 +132,7 @@ async def test_the_one_statement_pop_is_the_orm_pop(pg_api, role, agent):
     # an agent's statement (with the check) gives the same pop
     boris = Reader(username="boris", agent_name="Boris", is_agent=True)
     checked = await service.pop_reader.read("89161234567", boris)
-    assert checked.for_viewer(role, agent) == orm_pop(await _orm(service), role, agent)
+    assert checked.for_viewer(role, agent) == (await _orm(service)).for_viewer(role, agent)
     pop = checked.for_viewer(role, agent)
     # what the ORM and the statement agree on is also what it should be
     assert [c["linkedid"] for c in pop["last_calls"]] == ["pg-6", "pg-5", "pg-4", "pg-3",
@@ -155,10 +156,6 @@ async def test_the_one_statement_pop_is_the_orm_pop(pg_api, role, agent):
 async def _orm(service: Service) -> PopData:
     async with service.sessions() as session:
         return await load_pop(session, "89161234567", "RU")
-
-
-def orm_pop(data: PopData, role: str, agent: str | None) -> dict:
-    return data.for_viewer(role, agent)
 
 
 async def test_agents_read_only_their_callers_cards_and_each_read_is_audited(pg_api):
@@ -205,3 +202,28 @@ async def test_an_unreachable_database_is_a_503(tmp_path):
     assert response.status_code == 503 and response.headers["Retry-After"]
     await service.engine.dispose()
     await service.telephony_engine.dispose()
+
+
+async def test_a_ring_pops_the_card_read_by_the_one_statement(pg_api):
+    """The WebSocket pop on ring reads through the same statement on PostgreSQL, shaped for
+    the agent rung and audited for them."""
+    hub = pg_api.service.pops
+    assert hub.reader is pg_api.service.pop_reader
+    received: asyncio.Queue[dict] = asyncio.Queue()
+    carl = Subscriber("Local/2003@cc-test-agent/n", "Carl", "agent", received.put,
+                      username="carl")
+    serving = asyncio.create_task(hub.serve(carl))
+    while not hub.connected(carl.interface):
+        await asyncio.sleep(0)  # serve() subscribes in its first step
+    hub.on_event({"Event": "AgentCalled", "Interface": carl.interface, "Linkedid": "ring-1",
+                  "Queue": "support", "CallerIDNum": "89161234567"})
+    ring = await asyncio.wait_for(received.get(), 10)
+    carl.closed.set()
+    await serving
+    card = ring["screenpop"]["contact"]
+    assert ring["type"] == "ring" and card["id"] == pg_api.contact_id
+    assert card["fields"] == {"company": "Roga i Kopyta"} and "email" not in card
+    async with asyncio.timeout(10):
+        while not await pg_api.card_reads():
+            await asyncio.sleep(0.05)  # written beside the pop, after it
+    assert await pg_api.card_reads() == [("carl", str(pg_api.contact_id), "via=ring", None)]
