@@ -22,9 +22,10 @@ import httpx
 import websockets
 
 from bench.common import Result, Timer, p50, percentile
-from bench.http_load import http_load, raw_load
+from bench.http_load import http_load, http_open_loop, raw_open_loop, raw_saturation
 from bench.populate import CONTACTS, number, populate
 from callcenter.calls.models import Call
+from callcenter.contacts.screenpop import POP_SQL
 from callcenter.db import create_engine, session_factory
 from callcenter.recordings.models import Recording
 from callcenter.users.service import create_token, create_user
@@ -32,9 +33,11 @@ from tests.rig import free_port
 from tests.unit.fake_ami import FakeAMI
 
 AGENTS = 200
-LOOKUP_SECONDS = 10
-CONCURRENCY = 8
 RINGS = 400
+OPEN_RATE = 200  # screen pops a second offered, open loop (issue 13: p99 < 10 ms)
+OPEN_SECONDS = 15
+SATURATION_SECONDS = 10
+CONCURRENCY = 16  # connections at saturation (closed loop; issue 13: >= 2,000 a second)
 
 
 def write_wav(path: Path, seconds: float, rate: int = 8000) -> None:
@@ -97,6 +100,7 @@ async def running_service(url: str, http_port: int, tmp: Path, agi_port: int = 0
     `settings`: extra CALLCENTER_* variables."""
     peer = await FakeAMI().start()
     service = start_service(url, peer.port, http_port, tmp, agi_port, settings)
+    peer.service_pid = service.pid  # type: ignore[attr-defined]
     try:
         await wait_ready(f"http://127.0.0.1:{http_port}")
         yield peer
@@ -199,13 +203,23 @@ def run(url: str, tmp_dir: str) -> list[Result]:
     async def measure() -> dict[str, object]:
         async with running_service(url, http_port, tmp) as peer:
             loop = asyncio.get_running_loop()
+            token, pid = prepared["supervisor"], peer.service_pid
             with ProcessPoolExecutor(1) as pool:
                 # a supervisor's pops: an agent may read only the cards of their own callers
+                await loop.run_in_executor(pool, http_load, "127.0.0.1", http_port, token,
+                                           CONTACTS, 2, CONCURRENCY)  # warm-up
+                open_api = await loop.run_in_executor(
+                    pool, http_open_loop, "127.0.0.1", http_port, token, CONTACTS, OPEN_RATE,
+                    OPEN_SECONDS)
+                open_raw = await loop.run_in_executor(pool, raw_open_loop, url, CONTACTS,
+                                                      OPEN_RATE, OPEN_SECONDS, POP_SQL)
+                cpu = cpu_seconds(pid)
                 api = await loop.run_in_executor(
-                    pool, http_load, "127.0.0.1", http_port, prepared["supervisor"], CONTACTS,
-                    LOOKUP_SECONDS, CONCURRENCY)
-                raw = await loop.run_in_executor(pool, raw_load, url, CONTACTS,
-                                                 LOOKUP_SECONDS, CONCURRENCY)
+                    pool, http_load, "127.0.0.1", http_port, token, CONTACTS,
+                    SATURATION_SECONDS, CONCURRENCY)
+                cpu = cpu_seconds(pid) - cpu
+                raw = await loop.run_in_executor(pool, raw_saturation, url, CONTACTS,
+                                                 SATURATION_SECONDS, POP_SQL, CONCURRENCY)
             rings = await ring_to_pop(peer, base, prepared["agents"])
             big = await download(base, prepared["supervisor"],
                                  prepared["recordings"]["big"])
@@ -213,22 +227,29 @@ def run(url: str, tmp_dir: str) -> list[Result]:
             _, mp3_seconds = await download(base, prepared["supervisor"],
                                             prepared["recordings"]["five_minutes"],
                                             {"format": "mp3"})
-            return {"api": api, "raw": raw, "rings": rings, "big": big, "disk": disk,
-                    "mp3": mp3_seconds}
+            return {"api": api, "raw": raw, "open_api": open_api, "open_raw": open_raw,
+                    "cpu": cpu, "rings": rings, "big": big, "disk": disk, "mp3": mp3_seconds}
 
     m = asyncio.run(measure())
     api, raw, rings = m["api"], m["raw"], m["rings"]
-    api_rate, raw_rate = len(api) / LOOKUP_SECONDS, len(raw) / LOOKUP_SECONDS
-    api_p99, raw_p99 = percentile(api, 99) * 1000, percentile(raw, 99) * 1000
+    open_api, open_raw = m["open_api"], m["open_raw"]
+    api_rate, raw_rate = len(api) / SATURATION_SECONDS, len(raw) / SATURATION_SECONDS
+    open_p99, raw_p99 = percentile(open_api, 99) * 1000, percentile(open_raw, 99) * 1000
     ring_p99 = percentile(rings, 99) * 1000
     (size, seconds), (disk_size, disk_seconds) = m["big"], m["disk"]
+    offered = f"{OPEN_RATE}/s offered, open loop, 1M contacts, 1M calls"
+    baseline = "the same statement on asyncpg"
     return [
-        Result("Screen-pop lookup", f"throughput ({CONCURRENCY} connections, 1M contacts, "
-               "1M calls)", api_rate, "req/s", "raw asyncpg query", raw_rate),
-        Result("Screen-pop lookup", "p50 latency", p50(api) * 1000, "ms", "raw asyncpg query",
-               p50(raw) * 1000),
-        Result("Screen-pop lookup", "p99 latency", api_p99, "ms", "raw asyncpg query",
-               raw_p99, "p99 < 10 ms and ≤ 3× raw", api_p99 < 10 and api_p99 <= 3 * raw_p99),
+        Result("Screen-pop lookup", f"p50 ({offered})", p50(open_api) * 1000, "ms", baseline,
+               p50(open_raw) * 1000),
+        Result("Screen-pop lookup", f"p99 ({offered})", open_p99, "ms", baseline, raw_p99,
+               "p99 < 10 ms", open_p99 < 10),
+        Result("Screen-pop lookup", f"saturation ({CONCURRENCY} connections, closed loop)",
+               api_rate, "req/s", baseline, raw_rate, "≥ 2,000 req/s", api_rate >= 2000),
+        Result("Screen-pop lookup", "p99 at saturation", percentile(api, 99) * 1000, "ms",
+               baseline, percentile(raw, 99) * 1000),
+        Result("Screen-pop lookup", "service CPU per pop at saturation (one core: ≤ 1/this)",
+               m["cpu"] / len(api) * 1e6, "µs"),  # type: ignore[operator]
         Result("Ring-to-pop", f"p50 ({AGENTS} agents connected)", p50(rings) * 1000, "ms"),
         Result("Ring-to-pop", f"p99 ({AGENTS} agents connected)", ring_p99, "ms", None, None,
                "p99 < 50 ms", ring_p99 < 50),
@@ -236,3 +257,9 @@ def run(url: str, tmp_dir: str) -> list[Result]:
                size / seconds / 1e6, "MB/s", "read from disk", disk_size / disk_seconds / 1e6),
         Result("Recording download", "mp3 conversion", m["mp3"] / 5, "s per audio minute"),
     ]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

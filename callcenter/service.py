@@ -9,9 +9,10 @@ import os
 import secrets
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.agi.routes import Routes
 from callcenter.agi.server import FastAGIServer
@@ -22,6 +23,7 @@ from callcenter.calls.pops import EVENTS as POP_EVENTS
 from callcenter.calls.pops import WAITING_EVENTS, ScreenPopHub
 from callcenter.calls.store import RecordWriter, refusal_reason
 from callcenter.calls.tracker import CallTracker
+from callcenter.contacts.screenpop import DatabaseUnavailable, PopReader
 from callcenter.db import create_engine, ping, session_factory
 from callcenter.ivr.config import load_ivr
 from callcenter.ledger.derive import LedgerDeriver
@@ -38,7 +40,7 @@ from callcenter.queues.feed import QueueFeed
 from callcenter.queues.live import LiveState
 from callcenter.recordings.retention import purge_expired
 from callcenter.recordings.sweep import SweepReport, sweep_orphans
-from callcenter.runtime import settle
+from callcenter.runtime import LoopThread, settle
 from callcenter.settings import Settings
 from callcenter.speech.runner import Speech
 from callcenter.supervisor import SupervisedTask, Supervisor
@@ -48,6 +50,7 @@ from callcenter.users.tickets import TicketBook
 from callcenter.workers import Slots, Workers
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Service:
@@ -95,6 +98,10 @@ class Service:
                                self.telephony_sessions,
                                observe_lag=self.ami_lag.observe)
         self.pops = ScreenPopHub(self.telephony_sessions, settings.default_region)
+        # GET /screenpop on PostgreSQL: one statement on the driver's own small pool
+        self.pop_reader = PopReader(settings.database_url, settings.default_region) \
+            if self.engine.dialect.name == "postgresql" else None
+        self.pops.reader = self.pop_reader  # ring pops too
         self.ami.subscribe(self.pops.on_event, POP_EVENTS)
         self.ami.subscribe(lambda event: self.pops.waiting_changed(event, self.live),
                            WAITING_EVENTS)
@@ -117,7 +124,12 @@ class Service:
         self.queue_feed.board = self.today
         self.ami.subscribe(self.today.on_event, BOARD_EVENTS)
         ivr = load_ivr(settings.ivr_file)  # a bad menu file stops start-up with its reason
-        self.routes = Routes(settings, self.telephony_sessions, ivr)
+        # FastAGI answers callers on a loop of its own (its thread, its pool): a caller's
+        # exchange never waits in line behind the web's work on the main loop.
+        self.agi_loop = LoopThread("fastagi") if settings.agi_own_loop else None
+        self.agi_engine = create_engine(settings.database_url) if self.agi_loop \
+            else self.telephony_engine
+        self.routes = Routes(settings, session_factory(self.agi_engine), ivr)
         self.agi = FastAGIServer(settings.agi_host, settings.agi_port, self.routes.table(),
                                  allowed_peers=settings.agi_allowed_peers,
                                  on_session=self.metrics.observe_agi)
@@ -171,7 +183,8 @@ class Service:
                   "retried, or dead-lettered)", lambda: self.deliverer.failed)
         m.counter("callcenter_webhooks_dead_lettered", "Webhook deliveries given up after the "
                   "retry window", lambda: self.deliverer.dead)
-        pools = {"web": self.engine.pool, "telephony": self.telephony_engine.pool}
+        pools = {"web": self.engine.pool, "telephony": self.telephony_engine.pool,
+                 "fastagi": self.agi_engine.pool}
         m.gauges("callcenter_db_pool_in_use", "Database connections checked out, per pool",
                  "pool", lambda: {name: getattr(pool, "checkedout", lambda: 0)()
                                   for name, pool in pools.items()})
@@ -193,7 +206,9 @@ class Service:
 
     async def start(self) -> None:
         self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)
-        await self.agi.start()
+        if self.agi_loop is not None:
+            self.agi_loop.start()
+        await self._on_agi_loop(self.agi.start())
         self.supervise("record-writer", self.writer.run)
         self.supervise("ami", self.ami.client.run)
         self.supervise("retention", self._retention)
@@ -205,21 +220,36 @@ class Service:
         if self.speech.configured:
             self.supervise("speech", self.speech.run)
         self.supervise("webhooks", self.deliverer.run)
-        await self._open_telephony_pool()
+        await self._open_pool(self.telephony_engine)
+        if self.pop_reader is not None:
+            try:
+                async with asyncio.timeout(5):
+                    await self.pop_reader.open()
+            except (TimeoutError, DatabaseUnavailable) as exc:
+                log.warning("screen-pop pool not opened ahead", extra={"error": repr(exc)})
+        if self.agi_engine is not self.telephony_engine:
+            await self._on_agi_loop(self._open_pool(self.agi_engine))
         settle()  # download buffers go back to the system; start-up objects out of full GCs
         log.info("callcenter started")
 
-    async def _open_telephony_pool(self, connections: int = 5) -> None:
-        """The telephony pool's connections opened now, not when calls first overlap under
+    async def _on_agi_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """`coro` run where FastAGI lives: its own loop once started, else this one."""
+        if self.agi_loop is not None and self.agi_loop.loop is not None:
+            return await self.agi_loop.run(coro)
+        return await coro
+
+    @staticmethod
+    async def _open_pool(engine: AsyncEngine, connections: int = 5) -> None:
+        """A telephony pool's connections opened now, not when calls first overlap under
         load (each a PostgreSQL backend started, while callers wait). Best effort: without a
         database the service starts anyway."""
-        if self.telephony_engine.dialect.name != "postgresql":
+        if engine.dialect.name != "postgresql":
             return
         opened = []
         try:
             async with asyncio.timeout(5):
                 for _ in range(connections):
-                    opened.append(await self.telephony_engine.connect())
+                    opened.append(await engine.connect())
         except (OSError, SQLAlchemyError, TimeoutError) as exc:
             log.warning("telephony pool not opened ahead", extra={"error": repr(exc)})
         for connection in opened:
@@ -232,8 +262,12 @@ class Service:
 
     async def stop(self) -> None:
         await self.ami.client.stop()
-        await self.agi.stop()
-        await self.routes.close()
+        await self._on_agi_loop(self.agi.stop())
+        await self._on_agi_loop(self.routes.close())
+        if self.agi_engine is not self.telephony_engine:
+            await self._on_agi_loop(self.agi_engine.dispose())
+        if self.agi_loop is not None:
+            self.agi_loop.stop()
         with contextlib.suppress(TimeoutError):
             await self.writer.drain(timeout=5)
         await self.supervisor.stop()
@@ -242,6 +276,8 @@ class Service:
         await self.writer.close()
         self.workers.shutdown()
         self.speech.shutdown()
+        if self.pop_reader is not None:
+            await self.pop_reader.close()
         await self.engine.dispose()
         await self.telephony_engine.dispose()
         log.info("callcenter stopped")

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # Longest a FastAGI route waits for the database before going on without it: one deadline
     # per route, a stuck connection's cleanup included.
     agi_db_timeout: float = 0.5
+    # FastAGI on an event loop (and database pool) of its own, in its own thread, rather than
+    # on the loop that serves the web: see README, "Telephony under web load".
+    agi_own_loop: bool = True
     # The database did not answer in time, so nobody knows whether the caller opted out:
     # "record" (the notice is played, the call recorded with CC_RECORDING_CONSENT=unknown, and
     # the recording deleted later if the caller had opted out) or "skip" (not recorded).

@@ -64,11 +64,18 @@ class Principal:
                    user.outbound_callerid)
 
 
-async def resolve_token(token: str, service: Service, db: AsyncSession) -> Principal | None:
+async def resolve_token(token: str, service: Service,
+                        db: AsyncSession | None = None) -> Principal | None:
+    """Who a token belongs to: from the service's cache (10 s), else the database (`db`, or
+    a session of its own: a request whose token is cached opens none)."""
     cached = service.principals.get(token)
     if isinstance(cached, Principal):
         return cached
-    principal = await _lookup_token(token, service, db)
+    if db is None:
+        async with service.sessions() as session:
+            principal = await _lookup_token(token, service, session)
+    else:
+        principal = await _lookup_token(token, service, db)
     if principal is not None:
         service.principals.put(token, principal)
     return principal
@@ -105,7 +112,7 @@ def session_token(request: Request) -> str | None:
 
 
 async def current_principal(
-    request: Request, service: ServiceDep, db: DbDep,
+    request: Request, service: ServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is not None:
@@ -117,7 +124,7 @@ async def current_principal(
                                      f"(from the {CSRF_COOKIE} cookie)")
     else:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    principal = await resolve_token(token, service, db)
+    principal = await resolve_token(token, service)
     if principal is None:
         raise HTTPException(401, "invalid or expired token",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -8,13 +8,12 @@ from fastapi import APIRouter, HTTPException, Request, WebSocket, status
 from fastapi.responses import JSONResponse
 
 from callcenter.api.auth import Agent, Principal, client_ip
-from callcenter.api.deps import DbDep, ServiceDep
+from callcenter.api.deps import ServiceDep
 from callcenter.api.fields import PhoneInput
 from callcenter.api.sockets import guarded
 from callcenter.calls.pops import Subscriber
-from callcenter.contacts.access import CardNotAllowed, audit_card_read, check_agent_may_read
-from callcenter.contacts.screenpop import load_pop
-from callcenter.phone import to_e164
+from callcenter.contacts.access import CardNotAllowed
+from callcenter.contacts.screenpop import DatabaseUnavailable, Reader, read_pop
 from callcenter.users.service import user_for_signed
 
 router = APIRouter(tags=["screen pop"])
@@ -24,28 +23,30 @@ router = APIRouter(tags=["screen pop"])
             responses={200: {"description": "`number`, `new`, `contact` (the card as the role "
                                             "may see it), `last_calls`, `open_callbacks`"},
                        404: {"description": "an agent not on a call with this number (now or "
-                                            "within agent_card_window_hours)"}})
-async def screenpop(number: PhoneInput, principal: Agent, db: DbDep, service: ServiceDep,
+                                            "within agent_card_window_hours)"},
+                       503: {"description": "the database is not reachable now"}})
+async def screenpop(number: PhoneInput, principal: Agent, service: ServiceDep,
                     request: Request) -> JSONResponse:
     """The card for a number however it is written (+7 916 123-45-67, 89161234567, 0049...).
     An unknown number gives an empty card marked new. Agents: only for numbers they are or
     recently were on a call with; each card they read is audited."""
     settings = service.settings
-    if principal.is_agent:
-        e164 = to_e164(number, settings.default_region)
-        try:
-            await check_agent_may_read(
-                db, agent_name=principal.agent_name, numbers=[e164] if e164 else [],
-                live_numbers=service.pops.numbers_on_call(principal.interface),
-                window=timedelta(hours=settings.agent_card_window_hours))
-        except CardNotAllowed:
-            raise HTTPException(404, "no card for you: agents see the cards of numbers they "
-                                     "are or recently were on a call with") from None
-    data = await load_pop(db, number, settings.default_region)
-    if principal.is_agent and data.contact is not None:
-        audit_card_read(db, username=principal.username, contact_id=data.contact.id,
-                        via="screenpop", client=client_ip(request))
-        await db.commit()
+    reader = Reader(username=principal.username, agent_name=principal.agent_name,
+                    live_numbers=service.pops.numbers_on_call(principal.interface)
+                    if principal.is_agent else (),
+                    window=timedelta(hours=settings.agent_card_window_hours),
+                    client=client_ip(request), is_agent=principal.is_agent)
+    try:
+        if service.pop_reader is not None:  # PostgreSQL: one statement
+            data = await service.pop_reader.read(number, reader)
+        else:
+            data = await read_pop(service.sessions, number, settings.default_region, reader)
+    except CardNotAllowed:
+        raise HTTPException(404, "no card for you: agents see the cards of numbers they "
+                                 "are or recently were on a call with") from None
+    except DatabaseUnavailable:
+        raise HTTPException(503, "the database is not reachable now",
+                            headers={"Retry-After": "1"}) from None
     # plain JSON: the pop is built of JSON types already, so no second encoding pass
     return JSONResponse(data.for_viewer(principal.role, principal.agent_name))
 

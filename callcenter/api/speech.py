@@ -207,12 +207,15 @@ def _review(review: QAReview | None) -> ReviewOut | None:
 @router.get("/qa/flags", response_model=list[FlagOut])
 async def list_flags(principal: Supervisor, db: DbDep,
                      queue: queue_name(QAFlag.queue) | None = None,
-                     agent: text(QAFlag.agent) | None = None, reviewed: bool | None = None,
+                     agent: text(QAFlag.agent) | None = None,
+                     phrase: text(QAFlag.phrase) | None = None, reviewed: bool | None = None,
                      linkedid: Linkedid | None = None, since: Timestamp | None = None,
                      limit: Limit = 100, offset: Offset = 0) -> list[FlagOut]:
-    """Flagged calls, newest first, each flag with the moment and the call's review."""
+    """Flagged calls, newest first, each flag with the moment and the call's review;
+    `phrase`: a rule's phrase exactly as written (the report's by_phrase names them)."""
     found = await speech.flagged_calls(db, queue=queue, agent=agent, reviewed=reviewed,
-                                       since=since, linkedid=linkedid, limit=limit,
+                                       since=since, linkedid=linkedid, phrase=phrase,
+                                       limit=limit,
                                        offset=offset)
     return [FlagOut(id=f.id, linkedid=f.linkedid, recording_id=f.recording_id, kind=f.kind,
                     phrase=f.phrase, speaker=f.speaker, agent=f.agent, queue=f.queue,

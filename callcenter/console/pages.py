@@ -188,6 +188,13 @@ async def audit_page(request: Request, service: ServiceDep) -> Response:
     return await _for_role(request, service, "audit", "supervisor")
 
 
+@router.get("/speech")
+async def speech_page(request: Request, service: ServiceDep) -> Response:
+    """Transcript search for everyone (the API gives agents their own calls only); the QA
+    flags, reviews and report on it are read from supervisor-only endpoints."""
+    return await _for_role(request, service, "speech", "agent")
+
+
 ADMIN_SECTIONS = ("users", "interfaces", "pause-reasons", "card-fields", "webhooks")
 
 

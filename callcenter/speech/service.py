@@ -246,7 +246,7 @@ async def search(session: AsyncSession, query: str, viewer: Viewer, agent: str |
 async def flagged_calls(session: AsyncSession, *, queue: str | None = None,
                         agent: str | None = None, reviewed: bool | None = None,
                         since: datetime | None = None, linkedid: str | None = None,
-                        limit: int = 100,
+                        phrase: str | None = None, limit: int = 100,
                         offset: int = 0) -> list[tuple[QAFlag, QAReview | None]]:
     query = (select(QAFlag, QAReview).outerjoin(QAReview, QAReview.linkedid == QAFlag.linkedid)
              .order_by(QAFlag.created_at.desc(), QAFlag.id.desc()))
@@ -256,6 +256,8 @@ async def flagged_calls(session: AsyncSession, *, queue: str | None = None,
         query = query.where(QAFlag.queue == queue)
     if agent:
         query = query.where(QAFlag.agent == agent)
+    if phrase:
+        query = query.where(QAFlag.phrase == phrase)
     if since:
         query = query.where(QAFlag.created_at >= since)
     if reviewed is True:

@@ -1,10 +1,11 @@
 // Calls: search with the API's filters (GET /calls), the recordings' player (a signed URL,
 // so the <audio> element can seek with Range requests), download and CSV export.
 import { render } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import {
   api, formatDuration, formatTime, Header, html, problem, siteDayRange, siteToIso, useLanguage,
 } from "./console.js";
+import { Player, recordingUrl } from "./player.js";
 
 const PAGE = 50;
 export const OUTCOMES = ["answered", "abandoned", "timeout", "no_agent", "busy", "failed",
@@ -19,18 +20,6 @@ function query(filters, extra = {}) {
   }
   for (const [key, value] of Object.entries(extra)) params.set(key, value);
   return params.toString();
-}
-
-function Player({ playing, t, lang }) {
-  const audio = useRef(null);
-  useEffect(() => { if (audio.current && playing) audio.current.play().catch(() => {}); }, [playing]);
-  if (!playing) return null;
-  return html`<section class="player panel" aria-label=${t("player")} data-testid="player">
-    <p><strong>${t("playing")}</strong> ${formatTime(lang, playing.call.started_at, true)}
-      · ${playing.call.caller || "—"} → ${playing.call.agent || playing.call.called || "—"}</p>
-    <audio ref=${audio} controls preload="metadata" src=${playing.url} data-testid="audio"
-      aria-label=${t("recording")}></audio>
-  </section>`;
 }
 
 function Calls() {
@@ -55,10 +44,10 @@ function Calls() {
   useEffect(() => { search(0); }, []);
 
   async function play(call, recording) {
-    const response = await api(`/recordings/${recording.id}/url`, { method: "POST" });
-    if (!response.ok) { setError(await problem(response, t)); return; }
-    const { url } = await response.json();
-    setPlaying({ call, url });
+    let url;
+    try { url = await recordingUrl(recording.id, t); } catch (e) { setError(e.message); return; }
+    setPlaying({ url, label: `${formatTime(lang, call.started_at, true)} · ${call.caller || "—"} → ${
+      call.agent || call.called || "—"}` });
   }
   const set = (key) => (e) => setFilters({ ...filters, [key]: e.target.value });
   const field = (key, label, type = "text", extra = {}) => html`<label>${t(label)}
@@ -87,7 +76,7 @@ function Calls() {
         </div>
       </form>
       ${error && html`<p class="error" role="alert">${error}</p>`}
-      <${Player} playing=${playing} t=${t} lang=${lang} />
+      <${Player} playing=${playing} t=${t} />
       ${result && html`<section class="panel">
         <p data-testid="found" aria-live="polite">${t(result.more ? "calls_shown_more" : "calls_shown",
           { n: result.rows.length, from: offset + 1 })}</p>

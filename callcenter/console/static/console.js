@@ -73,6 +73,7 @@ export const NAV = [
   ["/call-search", "nav_calls", "supervisor"],
   ["/reports", "nav_reports", "supervisor"],
   ["/audit-log", "nav_audit", "supervisor"],
+  ["/speech", "nav_speech", "agent"],
   ["/administration/users", "nav_admin", "admin"],
 ];
 const LEVEL = { agent: 1, supervisor: 2, admin: 3 };
