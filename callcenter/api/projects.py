@@ -181,7 +181,8 @@ async def update_project(project_id: ObjectId, body: ProjectPatch, principal: Su
     if "name" in changes and changes["name"] != project.name and await db.scalar(
             select(Project.id).where(Project.name == changes["name"])) is not None:
         raise HTTPException(409, "a project of this name exists")
-    for key in ("name", "mode", "priority", "max_attempts", "ring_seconds", "wrapup_seconds"):
+    for key in ("name", "mode", "priority", "max_attempts", "ring_seconds", "wrapup_seconds",
+                "agents"):
         if key in changes and changes[key] is None:
             raise invalid(("body", key), "cannot be null: leave it out to keep it")
     await _check_script(db, changes.get("script_id"))
