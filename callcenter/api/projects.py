@@ -34,8 +34,8 @@ Name = text(Project.name, min_length=1)
 AgentName = text(80, min_length=1)
 Reason = text(200)
 Minutes = Annotated[int, Field(ge=1, le=60 * 24 * 30)]
-CallerId = Annotated[str, Field(pattern=r"^\+?[0-9]{2,20}$")]
-HHMM = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+CallerId = text(Project.caller_id, pattern=r"^\+?[0-9]{2,20}$", min_length=2)
+HHMM = text(5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$", min_length=5)
 
 
 class ProjectIn(BaseModel):
@@ -181,7 +181,8 @@ async def update_project(project_id: ObjectId, body: ProjectPatch, principal: Su
     if "name" in changes and changes["name"] != project.name and await db.scalar(
             select(Project.id).where(Project.name == changes["name"])) is not None:
         raise HTTPException(409, "a project of this name exists")
-    for key in ("name", "mode", "priority", "max_attempts", "ring_seconds", "wrapup_seconds"):
+    for key in ("name", "mode", "priority", "max_attempts", "ring_seconds", "wrapup_seconds",
+                "agents"):
         if key in changes and changes[key] is None:
             raise invalid(("body", key), "cannot be null: leave it out to keep it")
     await _check_script(db, changes.get("script_id"))
@@ -319,7 +320,7 @@ async def list_entries(project_id: ObjectId, principal: Supervisor, db: DbDep,
 
 def _agent(principal: Principal) -> str:
     if not principal.agent_name:
-        raise HTTPException(403, "only agents dial")
+        raise HTTPException(409, "this user has no agent phone")
     return principal.agent_name
 
 
@@ -347,7 +348,7 @@ def entry_values(entry: ProjectEntry,
     return values
 
 
-@router.post("/{project_id}/preview/next", responses=errors(403, 404, 409))
+@router.post("/{project_id}/preview/next", responses=errors(404, 409))
 async def preview_next(project_id: ObjectId, principal: Agent, db: DbDep,
                        svc: ServiceDep) -> dict[str, Any]:
     """The agent's next card (the same one until they call or skip it) and the script."""
@@ -372,7 +373,7 @@ async def _held(db: DbDep, project_id: int, entry_id: int, agent: str) -> Projec
     return entry
 
 
-@router.post("/{project_id}/preview/{entry_id}/call", responses=errors(403, 404, 409, 503))
+@router.post("/{project_id}/preview/{entry_id}/call", responses=errors(404, 409, 503))
 async def preview_call(project_id: ObjectId, entry_id: ObjectId, principal: Agent, db: DbDep,
                        svc: ServiceDep) -> dict[str, Any]:
     """Rings the agent's phone, then the customer's. Returns the call's linkedid."""
@@ -399,7 +400,7 @@ class SkipIn(BaseModel):
                                                             "null: skipped for good")
 
 
-@router.post("/{project_id}/preview/{entry_id}/skip", responses=errors(403, 404))
+@router.post("/{project_id}/preview/{entry_id}/skip", responses=errors(404, 409))
 async def preview_skip(project_id: ObjectId, entry_id: ObjectId, body: SkipIn,
                        principal: Agent, db: DbDep, svc: ServiceDep) -> dict[str, Any]:
     agent = _agent(principal)

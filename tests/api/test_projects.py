@@ -272,3 +272,19 @@ async def test_a_card_left_held_goes_back_and_a_lost_call_is_failed(api, project
         assert attempt.result == "failed"
         entry = await session.get(ProjectEntry, held)
         assert entry.state == "done"  # failed: never retried by this project's rules
+
+
+async def test_a_null_in_a_project_change_is_a_422_and_changes_nothing(api, project) -> None:
+    """Found by the schema fuzzer: `"agents": null` was a 500."""
+    url = f"/projects/{project['id']}"
+    for field in ("agents", "name", "priority"):
+        refused = await api.client.patch(url, headers=api.headers("supervisor"),
+                                         json={field: None})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body", field]
+    kept = (await api.get(url, "supervisor")).json()
+    assert kept["agents"] == ["Anna"] and kept["name"] == "Осень"
+    changed = await api.client.patch(url, headers=api.headers("supervisor"),
+                                     json={"agents": [], "caller_id": None})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["agents"] == [] and changed.json()["caller_id"] is None
