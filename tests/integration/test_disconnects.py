@@ -41,7 +41,7 @@ async def test_stopping_asterisk_is_logged_and_the_listener_reconnects(service, 
     assert (body["database"], body["ami"], body["agi"]) == (True, True, True)
     assert {name: task["alive"] for name, task in body["tasks"].items()} == {
         "record-writer": True, "ami": True, "retention": True, "ledger": True,
-        "recordings-sweep": True, "dialler": True, "today-figures": True}
+        "recordings-sweep": True, "dialler": True, "today-figures": True, "webhooks": True}
     assert body["writer"]["database_up"] is True and body["writer"]["spilled"] == 0
     assert body["ledger"]["enabled"] is True and body["ledger"]["lag_seconds"] >= 0
     with caplog.at_level(logging.INFO, logger="callcenter"):
