@@ -15,7 +15,8 @@ from sqlalchemy import select
 from callcenter.calls.persist import save_calls
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import AgentStateRecord, CallRecord, CallTracker
-from callcenter.db import session_factory
+from callcenter.db import create_engine, session_factory
+from callcenter.migrate import upgrade
 from callcenter.outbox.deliver import Deliverer
 from callcenter.outbox.emit import Event, emit_many, signal
 from callcenter.outbox.live import LiveCallEvents
@@ -25,6 +26,21 @@ from callcenter.settings import Settings
 from tests.test_store import unique
 from tests.unit.trace import messages
 from tests.webhook_receiver import Receiver
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path):
+    """Each test's own database: a running service's deliverer (the integration suite's,
+    on the shared PostgreSQL database) must not deliver this test's subscriptions too."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/test.db"
+    else:
+        url = request.getfixturevalue("postgres").create_database(
+            f"outbox_{uuid.uuid4().hex[:10]}")
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    yield engine
+    await engine.dispose()
 
 
 def answered_call(suffix: str) -> tuple[list, CallRecord]:
