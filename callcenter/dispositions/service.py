@@ -19,7 +19,7 @@ from callcenter.callbacks.service import request_callback
 from callcenter.calls.models import Call
 from callcenter.dispositions.models import DEFAULT_KEY, CallWrapup, Disposition, WrapupPolicy
 from callcenter.outbox.emit import emit
-from callcenter.projects.models import ProjectAttempt
+from callcenter.projects.models import Project, ProjectAttempt
 
 # a wrap-up note is free text that agents see (of their own calls): no numbers, no e-mails
 NOTE_RULE = policy.FieldRule(policy.Kind.FREE_TEXT, agent_visible=True)
@@ -88,12 +88,17 @@ async def list_dispositions(session: AsyncSession, scope: str, key: str, *,
 
 
 async def get_policy(session: AsyncSession, scope: str, key: str) -> WrapupPolicy:
-    """The scope's policy, else the default one, else none required and no countdown."""
+    """The scope's policy, else the default one, else none required and no countdown (a
+    project: its own wrap-up time, the one its dialler waits for the agent's result)."""
     for k in (key, DEFAULT_KEY):
         found = await session.get(WrapupPolicy, (scope, k))
         if found is not None:
             return found
-    return WrapupPolicy(scope=scope, scope_key=key, required=False, seconds=0)
+    seconds = 0
+    if scope == "project" and key.isdigit():
+        seconds = await session.scalar(select(Project.wrapup_seconds)
+                                       .where(Project.id == int(key))) or 0
+    return WrapupPolicy(scope=scope, scope_key=key, required=False, seconds=seconds)
 
 
 async def check_disposition(session: AsyncSession, disposition: Disposition) -> None:

@@ -304,6 +304,7 @@ async def test_desktop_wrapup_of_a_project_call_feeds_the_project(api, project) 
     form = await api.get("/calls/wp-retry/wrapup", "agent")
     assert form.status_code == 200, form.text
     assert form.json()["policy"]["scope"] == "project"
+    assert form.json()["policy"]["seconds"] == 60  # the project's wrap-up time
     assert {d["code"] for d in form.json()["dispositions"]} == {"sale", "refused", "think"}
 
     queue_code = await api.post("/calls/wp-retry/wrapup", "agent", json={"code": "nonsense"})
