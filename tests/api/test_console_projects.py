@@ -11,6 +11,7 @@ import pytest
 
 from callcenter.api.app import create_app
 from callcenter.projects.models import Project, ProjectAttempt, ProjectEntry
+from tests.api.test_console_reports import screenshot
 from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
 from tests.rig import serving
 
@@ -89,6 +90,7 @@ async def test_the_projects_page_shows_progress_and_charts_the_funnel(site, brow
     label = {"en": "Dialled 5, Answered 2, Positive result 1",
              "ru": "Набрано 5, Дозвонились 2, Положительный результат 1"}[lang]
     assert label in await chart.locator("[role=img]").get_attribute("aria-label")
+    await screenshot(page, f"projects-{lang}")
     # another project: its funnel instead
     await winter.get_by_role("button").click()
     await page.get_by_text({"en": "Funnel: Зима", "ru": "Воронка: Зима"}[lang]).wait_for()
