@@ -296,7 +296,7 @@ async def wrapup_form(linkedid: Linkedid, principal: Agent, db: DbDep) -> Wrapup
         call = await agent_call(db, linkedid, principal.agent_name)
     except CallNotFound as exc:
         raise HTTPException(404, str(exc)) from None
-    scope, key = scope_of(call)
+    scope, key = await scope_of(db, call)
     policy = await get_policy(db, scope, key)
     saved = await db.scalar(select(CallWrapup).where(CallWrapup.linkedid == linkedid))
     left = None
@@ -314,17 +314,21 @@ async def wrapup_form(linkedid: Linkedid, principal: Agent, db: DbDep) -> Wrapup
 
 @router.post("/calls/{linkedid}/wrapup", response_model=WrapupOut, responses=NOT_YOURS)
 async def post_wrapup(linkedid: Linkedid, body: WrapupIn, principal: Agent, db: DbDep,
-                      request: Request) -> CallWrapup:
+                      request: Request, svc: ServiceDep) -> CallWrapup:
     """Saves (or replaces: one per call) the wrap-up of a call this agent was on: a
-    disposition from the call's queue list, a note, and optionally a callback. Audited
-    without the note's text."""
+    disposition from the call's list (its queue's, or its outbound project's), a note, and
+    optionally a callback. For a project call the disposition is also the attempt's result:
+    the number is closed or scheduled again by the project's rules, a callback being the
+    next attempt at that time (no separate queue callback). Audited without the note's
+    text."""
     previous = (await db.execute(select(CallWrapup.id, CallWrapup.note)
                                  .where(CallWrapup.linkedid == linkedid))).first()
     callback = (CallbackRequest(when=body.callback.when, assignee=body.callback.assignee)
                 if body.callback else None)
     try:
         wrapup = await save_wrapup(db, linkedid=linkedid, agent=principal.agent_name,
-                                   code=body.code, note=body.note, callback=callback)
+                                   code=body.code, note=body.note, callback=callback,
+                                   now=svc.dialler.clock())
     except CallNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except WrapupError as exc:
@@ -342,4 +346,5 @@ async def post_wrapup(linkedid: Linkedid, body: WrapupIn, principal: Agent, db: 
                   + (f" callback={wrapup.callback_id}" if callback else ""))
     # an outbox event for the saved disposition belongs here, in this same transaction
     await db.commit()
+    svc.dialler.wake()  # a project agent's wrap-up ends: they may take the next number
     return wrapup

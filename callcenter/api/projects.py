@@ -22,6 +22,12 @@ from callcenter.api.errors import errors, invalid
 from callcenter.api.fields import Limit, ObjectId, Offset, PhoneInput, Timestamp, text
 from callcenter.contacts.importer import ImportFileError, ImportTooLarge, parse_file, spooled
 from callcenter.contacts.lookup import field_rules
+from callcenter.dispositions.service import (
+    CallbackRequest,
+    CallNotFound,
+    WrapupError,
+    save_wrapup,
+)
 from callcenter.limits import ONE_LINE, PLAIN_TEXT
 from callcenter.phone import to_e164
 from callcenter.projects import reports, service
@@ -421,17 +427,24 @@ class DispositionIn(BaseModel):
 async def save_disposition(linkedid: Annotated[str, Path(max_length=64, pattern=r"^[\w.-]+$")],
                            body: DispositionIn, principal: Agent, db: DbDep,
                            svc: ServiceDep) -> dict[str, Any]:
-    """The agent's result for their project call; "call back at" wins over the retry rules."""
+    """The agent's result for their project call (a supervisor may give it on their behalf):
+    the same as the desktop's `POST /calls/{linkedid}/wrapup` (one service function, the
+    same wrap-up on the call record), answering with the number's next state. "Call back
+    at" wins over the retry rules."""
     if body.note is not None and (found := policy.restricted_content(body.note)):
         raise invalid(("body", "note"), f"looks like {found}: not stored in a note")
+    agent = principal.agent_name if principal.is_agent else None
     try:
-        attempt = await service.save_disposition(
-            db, linkedid, agent=principal.agent_name if principal.is_agent else None,
-            code=body.code, note=body.note, callback_at=body.callback_at, now=_now(svc))
-    except service.NotFound:
+        await save_wrapup(db, linkedid=linkedid, agent=agent, code=body.code, note=body.note,
+                          callback=(CallbackRequest(when=body.callback_at)
+                                    if body.callback_at else None),
+                          now=_now(svc), only_project=True)
+    except CallNotFound:
         raise HTTPException(404, "no such attempt") from None
-    except service.ProjectError as exc:
-        raise invalid(("body", exc.field or "code"), str(exc)) from None
+    except WrapupError as exc:
+        field = {"callback.when": "callback_at"}.get(exc.field or "code", exc.field or "code")
+        raise invalid(("body", field), str(exc)) from None
+    attempt = await service.attempt_by_linkedid(db, linkedid)
     await db.commit()
     svc.dialler.wake()
     entry = await db.get(ProjectEntry, attempt.entry_id)

@@ -183,6 +183,13 @@ async def reports_page(request: Request, service: ServiceDep) -> Response:
     return await _for_role(request, service, "reports", "supervisor")
 
 
+@router.get("/project-progress")
+async def projects_page(request: Request, service: ServiceDep) -> Response:
+    """Outbound projects' progress and funnel (supervisors and admins). Not /projects:
+    that path is the API's list."""
+    return await _for_role(request, service, "projects", "supervisor")
+
+
 @router.get("/audit-log")
 async def audit_page(request: Request, service: ServiceDep) -> Response:
     return await _for_role(request, service, "audit", "supervisor")

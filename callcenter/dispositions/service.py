@@ -19,6 +19,7 @@ from callcenter.callbacks.service import request_callback
 from callcenter.calls.models import Call
 from callcenter.dispositions.models import DEFAULT_KEY, CallWrapup, Disposition, WrapupPolicy
 from callcenter.outbox.emit import emit
+from callcenter.projects.models import Project, ProjectAttempt
 
 # a wrap-up note is free text that agents see (of their own calls): no numbers, no e-mails
 NOTE_RULE = policy.FieldRule(policy.Kind.FREE_TEXT, agent_visible=True)
@@ -54,8 +55,18 @@ class CallbackRequest:
     assignee: Literal["mine", "team"] = "mine"
 
 
-def scope_of(call: Call) -> tuple[str, str]:
-    """Whose list a call's wrap-up uses: its queue's (outbound projects: `outbound` adds)."""
+async def project_attempt(session: AsyncSession, linkedid: str) -> ProjectAttempt | None:
+    """The outbound project attempt this call is, if it is one."""
+    return await session.scalar(select(ProjectAttempt)
+                                .where(ProjectAttempt.linkedid == linkedid))
+
+
+async def scope_of(session: AsyncSession, call: Call) -> tuple[str, str]:
+    """Whose list a call's wrap-up uses: its project's for a dialled attempt (the project's
+    results and retry rules), else its queue's."""
+    attempt = await project_attempt(session, call.linkedid)
+    if attempt is not None:
+        return ("project", str(attempt.project_id))
     return ("queue", call.queue or DEFAULT_KEY)
 
 
@@ -77,12 +88,17 @@ async def list_dispositions(session: AsyncSession, scope: str, key: str, *,
 
 
 async def get_policy(session: AsyncSession, scope: str, key: str) -> WrapupPolicy:
-    """The scope's policy, else the default one, else none required and no countdown."""
+    """The scope's policy, else the default one, else none required and no countdown (a
+    project: its own wrap-up time, the one its dialler waits for the agent's result)."""
     for k in (key, DEFAULT_KEY):
         found = await session.get(WrapupPolicy, (scope, k))
         if found is not None:
             return found
-    return WrapupPolicy(scope=scope, scope_key=key, required=False, seconds=0)
+    seconds = 0
+    if scope == "project" and key.isdigit():
+        seconds = await session.scalar(select(Project.wrapup_seconds)
+                                       .where(Project.id == int(key))) or 0
+    return WrapupPolicy(scope=scope, scope_key=key, required=False, seconds=seconds)
 
 
 async def check_disposition(session: AsyncSession, disposition: Disposition) -> None:
@@ -109,6 +125,10 @@ async def agent_call(session: AsyncSession, linkedid: str, agent: str | None) ->
     return call
 
 
+def scope_of_queue(call: Call) -> tuple[str, str]:
+    return ("queue", call.queue or DEFAULT_KEY)
+
+
 def customer_number(call: Call) -> str | None:
     return call.called if call.direction == "outbound" else call.caller
 
@@ -116,19 +136,34 @@ def customer_number(call: Call) -> str | None:
 async def save_wrapup(session: AsyncSession, *, linkedid: str, agent: str | None,
                       code: str | None, note: str | None,
                       callback: CallbackRequest | None,
-                      now: datetime | None = None) -> CallWrapup:
+                      now: datetime | None = None, only_project: bool = False) -> CallWrapup:
     """Creates or replaces the call's wrap-up (one per call), scheduling the callback if asked.
-    The caller commits (and audits)."""
-    call = await agent_call(session, linkedid, agent)
+    The one way to record a disposition, inbound or outbound: for an outbound project's
+    attempt the code comes from the project's list and feeds its result and retry rules in
+    this same transaction (the agent's "call back at" wins over them), and the call record
+    need not be written yet (`only_project`: nothing else is looked for). `agent` None: a
+    supervisor on the attempt's agent's behalf (project attempts only). The caller commits
+    (and audits)."""
+    attempt = await project_attempt(session, linkedid)
+    call: Call | None = None
+    if attempt is None:
+        if only_project:
+            raise CallNotFound("no such attempt")
+        call = await agent_call(session, linkedid, agent)
+        scope, key = scope_of_queue(call)
+    else:
+        if agent is not None and attempt.agent != agent:
+            raise CallNotFound("no call of yours with that linkedid")
+        agent = agent or attempt.agent or ""
+        scope, key = "project", str(attempt.project_id)
     assert agent is not None
     now = now or datetime.now(UTC)
-    scope, key = scope_of(call)
     if code is not None:
         codes = {d.code for d in await list_dispositions(session, scope, key)}
         if code not in codes:
             raise InvalidWrapup(f"{code!r} is not a disposition of this call's list", "code")
     elif (await get_policy(session, scope, key)).required:
-        raise InvalidWrapup("this queue requires a disposition", "code")
+        raise InvalidWrapup(f"this {scope} requires a disposition", "code")
     if note is not None:
         note = note.strip() or None
     if note is not None and (reason := policy.check_value("note", note, NOTE_RULE)):
@@ -139,7 +174,19 @@ async def save_wrapup(session: AsyncSession, *, linkedid: str, agent: str | None
         wrapup = CallWrapup(linkedid=linkedid, agent=agent)
         session.add(wrapup)
     wrapup.disposition_code, wrapup.note, wrapup.saved_at = code, note, now
-    if callback is not None:
+    if attempt is not None:
+        # the project dials the number again itself: no second (queue) callback
+        from callcenter.projects.service import apply_disposition
+
+        if callback is not None and callback.when <= now:
+            raise InvalidWrapup("a callback is scheduled in the future", "callback.when")
+        await apply_disposition(
+            session, attempt, code=code, note=note,
+            callback_at=callback.when if callback else None,
+            callback_agent=(attempt.agent if callback and callback.assignee == "mine"
+                            else None), now=now)
+    elif callback is not None:
+        assert call is not None
         wrapup.callback_id = (await schedule_callback(session, call, agent, callback, now)).id
     await session.flush()
     # for the CRM, in this transaction (hooks: outbox/catalogue.py, disposition.saved)

@@ -197,6 +197,10 @@ class _Call(Generic[P]):
     inferred: bool = False
 
 
+# the progressive dialler's Linkedids (projects/dialler.py: Originate's ChannelId)
+DIALLER_LINKEDID_PREFIX = "dl-"
+
+
 class LedgerDeriver(Generic[P]):
     """Feed CEL events and queue_log lines in the order each file has them, with the position
     each was read at; take finished calls from `finished()`.
@@ -209,8 +213,13 @@ class LedgerDeriver(Generic[P]):
                                                      "callcenter-agents",
                                                      "callcenter-dialler"),
                  default_region: str = "RU", settle_seconds: float = 5.0,
-                 stale_seconds: float = 12 * 3600) -> None:
+                 stale_seconds: float = 12 * 3600,
+                 dialled_prefixes: tuple[str, ...] = (DIALLER_LINKEDID_PREFIX,)) -> None:
         self.inbound_contexts = frozenset(inbound_contexts)
+        # calls the dialler originated to a customer (Originate's ChannelId names the
+        # Linkedid): outbound even when the customer never answered, so never entered the
+        # dialler's context (busy, no answer, congestion)
+        self.dialled_prefixes = dialled_prefixes
         self.outbound_contexts = frozenset(outbound_contexts)
         self.default_region = default_region
         self.settle_seconds = settle_seconds
@@ -347,13 +356,17 @@ class LedgerDeriver(Generic[P]):
         outbound = next((c for c in channels if c.last_context in self.outbound_contexts
                          or c.context in self.outbound_contexts), None)
         caller_raw = called_raw = caller_name = agent = None
+        # the dialler's call: the customer's channel is the one it originated, first
+        dialled = (channels[0] if channels and call.linkedid.startswith(self.dialled_prefixes)
+                   else None)
         if entry is not None:
             direction = "inbound"
             caller_raw, caller_name = entry.cid_num or None, entry.cid_name or None
             called_raw = entry.exten or None
-        elif outbound is not None:
+        elif outbound is not None or dialled is not None:
             direction = "outbound"
-            called_raw = _outbound_number(outbound) or None
+            called_raw = (_outbound_number(outbound) if outbound is not None else "") or (
+                _dialled_number(dialled) if dialled is not None else "") or None
             agent = call.agent
         else:
             direction = "internal"
@@ -399,7 +412,9 @@ class LedgerDeriver(Generic[P]):
 
         if hangup_by is None and call.first_hangup is not None and outcome != "failed":
             first = call.channels[call.first_hangup]
-            if direction == "outbound":
+            if dialled is not None:  # channels[0] is the customer's here
+                hangup_by = "customer" if same_side(first, dialled) else "agent"
+            elif direction == "outbound":
                 hangup_by = "agent" if same_side(first, channels[0]) else "customer"
             else:
                 hangup_by = "customer" if same_side(first, entry) else "agent"
@@ -520,6 +535,15 @@ def _bridged_at(channels: list[_Channel]) -> float | None:
 def _outbound_number(channel: _Channel) -> str:
     """The number an outbound channel dialled: its extension in the outbound context."""
     return channel.last_exten if channel.last_exten not in ("", "s") else channel.exten
+
+
+def _dialled_number(channel: _Channel) -> str:
+    """The number the dialler originated to, from the customer's channel as it began: its
+    extension (a Local channel's `Local/<number>@...`), else the name's `<number>@`."""
+    for text in (channel.exten, channel.channel.split("/", 1)[-1].split("@", 1)[0]):
+        if text.lstrip("+").isdigit():
+            return text
+    return ""
 
 
 def _dt(ts: float) -> datetime:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.ami.client import AMIClient
 from callcenter.ami.protocol import Message
 from callcenter.calls.clicktocall import OUTBOUND_CONTEXT
+from callcenter.ledger.derive import DIALLER_LINKEDID_PREFIX
 from callcenter.projects import core, service
 from callcenter.projects.models import Project, ProjectAgent, ProjectEntry
 from callcenter.queues.live import LiveState
@@ -243,7 +244,7 @@ class Dialler:
                     empty.add(project_id)
                     continue
                 candidates.discard(agent)
-                linkedid = f"dl-{uuid.uuid4().hex[:16]}"
+                linkedid = f"{DIALLER_LINKEDID_PREFIX}{uuid.uuid4().hex[:16]}"
                 await service.start_attempt(session, entry, linkedid=linkedid, agent=agent,
                                             mode="progressive", now=now)
                 await session.commit()

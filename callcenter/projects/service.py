@@ -352,40 +352,22 @@ async def disposition_rule(session: AsyncSession, project_id: int,
     raise ProjectError("not a disposition of this project", field="code")
 
 
-async def save_disposition(session: AsyncSession, linkedid: str, *, agent: str | None,
-                           code: str, note: str | None, callback_at: datetime | None,
-                           now: datetime) -> ProjectAttempt:
-    """The agent's result for an attempt; schedules the number when the call is over."""
-    attempt = await attempt_by_linkedid(session, linkedid)
-    if agent is not None and attempt.agent != agent:
-        raise NotFound("no such attempt")
-    await disposition_rule(session, attempt.project_id, code)
-    if callback_at is not None and callback_at <= now:
-        raise ProjectError("must be in the future", field="callback_at")
+async def apply_disposition(session: AsyncSession, attempt: ProjectAttempt, *,
+                            code: str | None, note: str | None,
+                            callback_at: datetime | None, callback_agent: str | None,
+                            now: datetime) -> None:
+    """The agent's result for an attempt, from the call's wrap-up (dispositions'
+    `save_wrapup`, which has checked the code against this project's list and writes the
+    call record's wrap-up): schedules the number when the call is over, the agent's
+    "call back at" winning over the retry rules."""
     already = attempt.disposition is not None
     attempt.disposition, attempt.note, attempt.callback_at = code, note, callback_at
-    await _wrapup(session, attempt, now)
     entry = await session.get(ProjectEntry, attempt.entry_id)
     assert entry is not None
     entry.disposition = code
-    entry.callback_agent = attempt.agent if callback_at else None
+    entry.callback_agent = callback_agent if callback_at else None
     if attempt.result is not None and (not already or entry.state != "calling"):
         await _schedule(session, entry, attempt, now)
-    return attempt
-
-
-async def _wrapup(session: AsyncSession, attempt: ProjectAttempt, now: datetime) -> None:
-    """The result also as the call's wrap-up (dispositions domain): the call record shows it
-    as it shows any call's."""
-    from callcenter.dispositions.models import CallWrapup
-
-    wrapup = await session.scalar(select(CallWrapup)
-                                  .where(CallWrapup.linkedid == attempt.linkedid))
-    if wrapup is None:
-        wrapup = CallWrapup(linkedid=attempt.linkedid, agent=attempt.agent or "")
-        session.add(wrapup)
-    wrapup.disposition_code, wrapup.note, wrapup.saved_at = (attempt.disposition,
-                                                             attempt.note, now)
 
 
 async def _schedule(session: AsyncSession, entry: ProjectEntry, attempt: ProjectAttempt,

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.api.app import create_app
+from callcenter.calls.models import Call
 from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.dispositions.models import CallWrapup, Disposition
 from callcenter.migrate import upgrade
@@ -288,3 +289,73 @@ async def test_a_null_in_a_project_change_is_a_422_and_changes_nothing(api, proj
                                      json={"agents": [], "caller_id": None})
     assert changed.status_code == 200, changed.text
     assert changed.json()["agents"] == [] and changed.json()["caller_id"] is None
+
+
+async def _answered_attempt(api, pid: int, clock: Clock, linkedid: str) -> ProjectEntry:
+    """An answered attempt by Anna as the dialler records it, and its call record as the
+    ledger writes it (outbound, with the number)."""
+    async with api.service.sessions() as session:
+        entry = await service.claim_next(session, await service.get_project(session, pid),
+                                         clock.now, holder="Anna")
+        assert entry is not None
+        await service.start_attempt(session, entry, linkedid=linkedid, agent="Anna",
+                                    mode="preview", now=clock.now)
+        await service.finish_attempt(session, linkedid, result="answered", now=clock.now,
+                                     answered_at=clock.now)
+        session.add(Call(linkedid=linkedid, direction="outbound", caller="+74950000000",
+                         called=entry.phone, started_at=clock.now, answered_at=clock.now,
+                         ended_at=clock.now, agent="Anna", talk_seconds=30,
+                         outcome="answered", end_inferred=False))
+        await session.commit()
+        return entry
+
+
+async def test_desktop_wrapup_of_a_project_call_feeds_the_project(api, project) -> None:
+    """The desktop's wrap-up (`POST /calls/{linkedid}/wrapup`) of a project call uses the
+    project's list and its rules: a retry disposition schedules the next attempt, a closing
+    one closes the number, and the call record shows the disposition."""
+    pid, clock = project["id"], project["clock"]
+    assert (await api.post(f"/projects/{pid}/start", "supervisor")).status_code == 200
+    entry = await _answered_attempt(api, pid, clock, "wp-retry")
+    form = await api.get("/calls/wp-retry/wrapup", "agent")
+    assert form.status_code == 200, form.text
+    assert form.json()["policy"]["scope"] == "project"
+    assert form.json()["policy"]["seconds"] == 60  # the project's wrap-up time
+    assert {d["code"] for d in form.json()["dispositions"]} == {"sale", "refused", "think"}
+
+    queue_code = await api.post("/calls/wp-retry/wrapup", "agent", json={"code": "nonsense"})
+    assert queue_code.status_code == 422
+    saved = await api.post("/calls/wp-retry/wrapup", "agent", json={"code": "think"})
+    assert saved.status_code == 200, saved.text
+    async with api.service.sessions() as session:
+        again = await session.get(ProjectEntry, entry.id)
+        attempt = await service.attempt_by_linkedid(session, "wp-retry")
+    assert attempt.disposition == "think"
+    assert (again.state, again.disposition) == ("queued", "think")
+    assert again.next_at == clock.now + timedelta(minutes=30)  # "think": again in 30 min
+    record = (await api.get("/calls?limit=10", "supervisor")).json()
+    items = record["items"] if isinstance(record, dict) else record
+    assert [(c["linkedid"], c["disposition"], c["direction"]) for c in items
+            if c["linkedid"] == "wp-retry"] == [("wp-retry", "think", "outbound")]
+
+    # the agent's "call back at" wins over the 30 minutes, and makes no queue callback
+    later = clock.now + timedelta(hours=3)
+    saved = await api.post("/calls/wp-retry/wrapup", "agent", json={
+        "code": "think", "callback": {"when": later.isoformat(), "assignee": "mine"}})
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["callback_id"] is None
+    async with api.service.sessions() as session:
+        again = await session.get(ProjectEntry, entry.id)
+    assert (again.state, again.next_at, again.callback_agent) == ("queued", later, "Anna")
+
+    clock.now = later
+    entry = await _answered_attempt(api, pid, clock, "wp-close")
+    stranger = await api.post("/calls/wp-close/wrapup", "other_agent", json={"code": "sale"})
+    assert stranger.status_code == 404
+    saved = await api.post("/calls/wp-close/wrapup", "agent", json={"code": "refused"})
+    assert saved.status_code == 200, saved.text
+    async with api.service.sessions() as session:
+        again = await session.get(ProjectEntry, entry.id)
+        wrapup = await session.scalar(select(CallWrapup).where(CallWrapup.linkedid == "wp-close"))
+    assert (again.state, again.next_at, again.success) == ("done", None, False)
+    assert (wrapup.agent, wrapup.disposition_code) == ("Anna", "refused")

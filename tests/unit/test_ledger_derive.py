@@ -121,3 +121,32 @@ def test_calls_dropped_by_an_asterisk_restart_are_closed_once_cel_passes_it():
             dropped.end_inferred) == (waiting.linkedid, "sales", "abandoned", "system", True)
     assert dropped.ended_at.timestamp() == pytest.approx(waiting.last_event_at)
     assert list(deriver.calls) == ["after-restart"]
+
+
+def test_dialler_attempts_are_outbound_with_the_number_whatever_the_customer_did():
+    """Progressive-dialler calls recorded from the real Asterisk (python -m
+    tests.capture_dialler): busy, unanswered and congested customers never reach
+    `callcenter-dialler`, yet each is an outbound call to the number dialled; the answered one
+    is put through to the agent the dialplan named."""
+    what = json.loads((LEDGER / "dialler-calls.json").read_text())
+    deriver: LedgerDeriver[int] = LedgerDeriver()
+    for number, line in enumerate((LEDGER / "dialler-cel.jsonl").read_text().splitlines()):
+        event = CelEvent.parse(line)
+        assert event is not None, line
+        deriver.add_cel(event, number)
+    records = {r.linkedid: r for r in deriver.finished(4e9)}
+    assert sorted(records) == sorted(what)
+    numbers = {"busy": "+74951110006", "no_answer": "+74951110007",
+               "congestion": "+74951110009", "answered": "+74951110001"}
+    for linkedid, record in records.items():
+        assert (record.direction, record.called) == ("outbound", numbers[what[linkedid]]), (
+            what[linkedid])
+        assert (record.answered_at is not None) == (what[linkedid] == "answered")
+    by_what = {what[lid]: r for lid, r in records.items()}
+    assert by_what["busy"].outcome == "busy"
+    assert (by_what["answered"].outcome, by_what["answered"].agent) == ("answered", "Olga")
+    # without the dialler's Linkedid the unanswered ones would be internal calls
+    plain: LedgerDeriver[int] = LedgerDeriver(dialled_prefixes=())
+    for number, line in enumerate((LEDGER / "dialler-cel.jsonl").read_text().splitlines()):
+        plain.add_cel(CelEvent.parse(line), number)  # type: ignore[arg-type]
+    assert {what[r.linkedid]: r.direction for r in plain.finished(4e9)}["busy"] == "internal"

@@ -72,6 +72,7 @@ export const NAV = [
   ["/wallboard", "nav_wallboard", "supervisor"],
   ["/call-search", "nav_calls", "supervisor"],
   ["/reports", "nav_reports", "supervisor"],
+  ["/project-progress", "nav_projects", "supervisor"],
   ["/audit-log", "nav_audit", "supervisor"],
   ["/speech", "nav_speech", "agent"],
   ["/administration/users", "nav_admin", "admin"],
@@ -213,4 +214,23 @@ export async function problem(response, t) {
       : String(body.detail ?? "");
   } catch { /* not JSON */ }
   return `${t("failed", { status: response.status })} ${detail}`.trim();
+}
+
+let uplotLoaded = null;
+/** uPlot ships as a classic script (its minified build): loaded once, by the pages with charts. */
+export function loadUplot() {
+  if (!uplotLoaded) {
+    uplotLoaded = new Promise((resolve, reject) => {
+      const css = document.createElement("link");
+      css.rel = "stylesheet";
+      css.href = "/static/vendor/uplot/uPlot.min.css";
+      document.head.append(css);
+      const script = document.createElement("script");
+      script.src = "/static/vendor/uplot/uPlot.iife.min.js";
+      script.onload = () => resolve(window.uPlot);
+      script.onerror = reject;
+      document.head.append(script);
+    });
+  }
+  return uplotLoaded;
 }

@@ -225,7 +225,7 @@ function errorText(body, t, status) {
 }
 
 /**
- * After a call: a disposition from the queue's list (keys 1-9), a note, a callback (mine or
+ * After a call: a disposition from the call's list, its queue's or its project's (keys 1-9), a note, a callback (mine or
  * the team's); a countdown when the queue has a wrap-up time (from the server's figure).
  */
 function WrapUp({ wrap, t, now, onDone, onLoaded }) {

@@ -4,30 +4,11 @@
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import {
-  api, formatDuration, formatTime, Header, html, page, problem, siteDayRange, siteToIso,
-  useLanguage,
+  api, formatDuration, formatTime, Header, html, loadUplot, page, problem, siteDayRange,
+  siteToIso, useLanguage,
 } from "./console.js";
 
 const COLOURS = { answered: "#1a7f37", abandoned: "#b42318", service_level: "#0b4fa8" };
-
-let uplotLoaded = null;
-/** uPlot ships as a classic script (its minified build): loaded once, on this page only. */
-function loadUplot() {
-  if (!uplotLoaded) {
-    uplotLoaded = new Promise((resolve, reject) => {
-      const css = document.createElement("link");
-      css.rel = "stylesheet";
-      css.href = "/static/vendor/uplot/uPlot.min.css";
-      document.head.append(css);
-      const script = document.createElement("script");
-      script.src = "/static/vendor/uplot/uPlot.iife.min.js";
-      script.onload = () => resolve(window.uPlot);
-      script.onerror = reject;
-      document.head.append(script);
-    });
-  }
-  return uplotLoaded;
-}
 
 function dateNames(lang) {
   const names = (options, count, make) => Array.from({ length: count }, (_, i) =>
