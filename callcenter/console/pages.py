@@ -202,7 +202,8 @@ async def speech_page(request: Request, service: ServiceDep) -> Response:
     return await _for_role(request, service, "speech", "agent")
 
 
-ADMIN_SECTIONS = ("users", "interfaces", "pause-reasons", "card-fields", "webhooks")
+ADMIN_SECTIONS = ("users", "interfaces", "pause-reasons", "card-fields", "webhooks",
+                  "dispositions")
 
 
 @router.get("/administration/{section}")

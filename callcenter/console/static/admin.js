@@ -12,6 +12,7 @@ export const SECTIONS = [
   ["pause-reasons", "admin_pause_reasons"],
   ["card-fields", "admin_card_fields"],
   ["webhooks", "admin_webhooks"],
+  ["dispositions", "admin_dispositions"],
 ];
 const KINDS = ["name", "phone", "email", "address", "identity_document", "date", "free_text"];
 
@@ -412,8 +413,199 @@ function Webhooks({ t, lang }) {
     </section>`;
 }
 
+// ---- dispositions and wrap-up policy (branch dispadmin): one list per queue, project, or "*"
+
+const NEW_DISPOSITION = { code: "", label: "", hotkey: "", is_success: false, closes_number: false,
+  retry_after_minutes: "", active: true };
+const numberOrNull = (value) => (String(value ?? "").trim() === "" ? null : Number(value));
+const flag = (on) => (on ? "✔" : "—");
+
+function Dispositions({ t }) {
+  const [scope, setScope] = useState("queue");
+  const [key, setKey] = useState("support");
+  const [shown, setShown] = useState(null);  // the list on screen: { scope, key }
+  const [items, setItems] = useState(null);
+  const [policy, setPolicy] = useState({ required: false, seconds: 0, own: false });
+  const [form, setForm] = useState(NEW_DISPOSITION);
+  const [editing, setEditing] = useState(null);  // a copy of the row being edited
+  const [deleting, setDeleting] = useState(null);
+  const [known, setKnown] = useState({ queue: ["*"], project: [] });
+  const [run, note, setNote] = useAction(t);
+
+  // what to offer in the key field: lists and policies already kept, live queues, projects
+  useEffect(() => {
+    (async () => {
+      const queues = new Set(["*"]);
+      const projects = new Map();
+      const [all, policies, live, prjs] = await Promise.all([api("/admin/dispositions"),
+        api("/admin/wrapup-policies"), api("/queues"), api("/projects")]);
+      for (const item of [...(all.ok ? await all.json() : []), ...(policies.ok ? await policies.json() : [])]) {
+        if (item.scope === "queue") queues.add(item.scope_key);
+        else projects.set(item.scope_key, item.scope_key);
+      }
+      if (live.ok) for (const q of await live.json()) queues.add(q.name ?? q.queue);
+      if (prjs.ok) for (const p of await prjs.json()) projects.set(String(p.id), p.name);
+      setKnown({ queue: [...queues].filter(Boolean).sort(),
+        project: [...projects].map(([id, name]) => ({ id, name })) });
+    })();
+  }, []);
+
+  async function load(s = shown?.scope, k = shown?.key) {
+    const query = new URLSearchParams({ scope: s, key: k });
+    // not through run(): a reload after a change keeps that change's message
+    const [response, policies] = await Promise.all([api(`/admin/dispositions?${query}`),
+      api("/admin/wrapup-policies")]);
+    if (!response.ok) { setNote({ error: true, text: await problem(response, t) }); return; }
+    const own = (policies.ok ? await policies.json() : []).find((p) => p.scope === s && p.scope_key === k);
+    setItems(await response.json());
+    setPolicy(own ? { required: own.required, seconds: own.seconds, own: true }
+      : { required: false, seconds: 0, own: false });
+    setShown({ scope: s, key: k });
+    setEditing(null);
+    setDeleting(null);
+  }
+  function open(e) {
+    e.preventDefault();
+    setNote(null);
+    if (key.trim()) load(scope, key.trim());
+  }
+  const set = (name) => (e) => setForm({ ...form,
+    [name]: e.target.type === "checkbox" ? e.target.checked : e.target.value });
+  const edit = (name) => (e) => setEditing({ ...editing,
+    [name]: e.target.type === "checkbox" ? e.target.checked : e.target.value });
+
+  async function create(e) {
+    e.preventDefault();
+    const position = items.length ? Math.max(...items.map((d) => d.position)) + 10 : 10;
+    const body = { scope: shown.scope, scope_key: shown.key, code: form.code.trim(),
+      label: form.label.trim(), hotkey: numberOrNull(form.hotkey), is_success: form.is_success,
+      closes_number: form.closes_number, retry_after_minutes: numberOrNull(form.retry_after_minutes),
+      active: form.active, position };
+    if (await run("/admin/dispositions", { method: "POST", body },
+      (d) => t("disp_created", { code: d.code }))) {
+      setForm(NEW_DISPOSITION);
+      load();
+    }
+  }
+  async function save(e) {
+    e.preventDefault();
+    const body = { label: editing.label.trim(), hotkey: numberOrNull(editing.hotkey),
+      is_success: editing.is_success, closes_number: editing.closes_number,
+      retry_after_minutes: numberOrNull(editing.retry_after_minutes), active: editing.active };
+    if (await run(`/admin/dispositions/${editing.id}`, { method: "PATCH", body },
+      (d) => t("disp_saved", { code: d.code }))) load();
+  }
+  async function remove(d) {
+    if (await run(`/admin/dispositions/${d.id}`, { method: "DELETE" },
+      () => t("disp_deleted", { code: d.code }))) load();
+  }
+  async function savePolicy(e) {
+    e.preventDefault();
+    const body = { required: policy.required, seconds: Number(policy.seconds) || 0 };
+    const path = `/admin/wrapup-policies/${shown.scope}/${encodeURIComponent(shown.key)}`;
+    const saved = await run(path, { method: "PUT", body }, (p) => t("disp_policy_saved",
+      { required: t(p.required ? "disp_yes" : "disp_no"), seconds: p.seconds }));
+    if (saved) setPolicy({ required: saved.required, seconds: saved.seconds, own: true });
+  }
+  const listName = (s) => (s.key === "*" ? t("disp_default_list")
+    : s.scope === "project" ? t("disp_project_list", { key: (known.project.find((p) => p.id === s.key) || {}).name || s.key })
+      : t("disp_queue_list", { key: s.key }));
+  // keyed by mode: an edited row is a new element, so the key that opened it cannot press
+  // the button that takes the Edit button's place
+  const row = (d) => (editing && editing.id === d.id
+    ? html`<tr key=${`edit-${d.id}`} data-testid="disposition" data-code=${d.code} class="editing">
+      <td><code>${d.code}</code></td>
+      <td><input form="disp-edit" name="label" required maxlength="80" ref=${focusOnMount}
+        aria-label=${`${t("disp_label")}: ${d.code}`} value=${editing.label} onInput=${edit("label")} /></td>
+      <td><input form="disp-edit" name="hotkey" type="number" min="1" max="9" class="short"
+        aria-label=${`${t("disp_hotkey")}: ${d.code}`} value=${editing.hotkey ?? ""} onInput=${edit("hotkey")} /></td>
+      <td><input form="disp-edit" type="checkbox" name="is_success" checked=${editing.is_success}
+        aria-label=${`${t("disp_success")}: ${d.code}`} onChange=${edit("is_success")} /></td>
+      <td><input form="disp-edit" type="checkbox" name="closes_number" checked=${editing.closes_number}
+        aria-label=${`${t("disp_closes")}: ${d.code}`} onChange=${edit("closes_number")} /></td>
+      <td><input form="disp-edit" name="retry_after_minutes" type="number" min="0" class="short"
+        aria-label=${`${t("disp_retry")}: ${d.code}`} value=${editing.retry_after_minutes ?? ""}
+        onInput=${edit("retry_after_minutes")} /></td>
+      <td><input form="disp-edit" type="checkbox" name="active" checked=${editing.active}
+        aria-label=${`${t("disp_active")}: ${d.code}`} onChange=${edit("active")} /></td>
+      <td class="actions"><button type="submit" form="disp-edit">${t("save")}</button>
+        <button type="button" onClick=${() => setEditing(null)}>${t("webhook_cancel")}</button></td></tr>`
+    : html`<tr key=${d.id} data-testid="disposition" data-code=${d.code} class=${d.active ? "" : "inactive"}>
+      <td><code>${d.code}</code></td><td>${d.label}</td><td>${d.hotkey ?? "—"}</td>
+      <td>${flag(d.is_success)}</td><td>${flag(d.closes_number)}</td>
+      <td>${d.retry_after_minutes ?? "—"}</td>
+      <td>${d.active ? t("disp_yes") : t("disp_no")}</td>
+      <td class="actions">
+        <button type="button" aria-label=${t("disp_edit_label", { code: d.code })}
+          onClick=${() => { setDeleting(null); setEditing({ ...d }); }}>${t("disp_edit")}</button>
+        ${deleting === d.id
+          ? html`<span role="group" aria-label=${t("disp_delete_confirm", { code: d.code })}>${t("disp_delete_confirm", { code: d.code })}
+              <button type="button" class="danger" onClick=${() => remove(d)}>${t("webhook_delete")}</button>
+              <button type="button" ref=${focusOnMount} onClick=${() => setDeleting(null)}>${t("webhook_cancel")}</button></span>`
+          : html`<button type="button" aria-label=${t("disp_delete_label", { code: d.code })}
+              onClick=${() => setDeleting(d.id)}>${t("webhook_delete")}</button>`}
+      </td></tr>`);
+
+  return html`<section class="panel" aria-labelledby="disp-h">
+      <h2 id="disp-h">${t("admin_dispositions")}</h2>
+      <p class="note">${t("disp_help")}</p>
+      <form class="inline" onSubmit=${open} data-testid="disp-scope">
+        <label>${t("disp_scope")}<select name="scope" value=${scope} onChange=${(e) => setScope(e.target.value)}>
+          <option value="queue" selected=${scope === "queue"}>${t("disp_scope_queue")}</option>
+          <option value="project" selected=${scope === "project"}>${t("disp_scope_project")}</option>
+        </select></label>
+        <label>${t(scope === "project" ? "disp_project_id" : "disp_queue")}<input name="key" required
+          list="disp-keys" maxlength="80" value=${key}
+          onInput=${(e) => setKey(e.target.value)} /></label>
+        <datalist id="disp-keys">${scope === "queue"
+          ? known.queue.map((q) => html`<option value=${q}>${q === "*" ? t("disp_default_list") : q}</option>`)
+          : known.project.map((p) => html`<option value=${p.id}>${p.name}</option>`)}</datalist>
+        <button type="submit">${t("disp_open")}</button>
+      </form>
+    </section>
+    ${note}
+    ${shown && items && html`<section class="panel" aria-labelledby="disp-list-h">
+      <h2 id="disp-list-h" data-testid="disp-list">${listName(shown)}: ${t("disp_count", { n: items.length })}</h2>
+      <form id="disp-edit" onSubmit=${save}></form>
+      ${items.length > 0 && html`<div class="scroll"><table class="data" data-testid="dispositions">
+        <thead><tr><th>${t("disp_code")}</th><th>${t("disp_label")}</th><th>${t("disp_hotkey")}</th>
+          <th>${t("disp_success")}</th><th>${t("disp_closes")}</th><th>${t("disp_retry")}</th>
+          <th>${t("disp_active")}</th><th>${t("actions")}</th></tr></thead>
+        <tbody>${items.map(row)}</tbody></table></div>`}
+      <h3>${t("disp_new")}</h3>
+      <form class="inline" onSubmit=${create} data-testid="new-disposition">
+        <label>${t("disp_code")}<input name="code" required maxlength="40"
+          value=${form.code} onInput=${set("code")} /></label>
+        <label>${t("disp_label")}<input name="label" required maxlength="80" value=${form.label}
+          onInput=${set("label")} /></label>
+        <label>${t("disp_hotkey")}<input name="hotkey" type="number" min="1" max="9" class="short"
+          value=${form.hotkey} onInput=${set("hotkey")} /></label>
+        <label>${t("disp_retry")}<input name="retry_after_minutes" type="number" min="0" class="short"
+          value=${form.retry_after_minutes} onInput=${set("retry_after_minutes")} /></label>
+        <label class="check"><input type="checkbox" name="is_success" checked=${form.is_success}
+          onChange=${set("is_success")} /> ${t("disp_success")}</label>
+        <label class="check"><input type="checkbox" name="closes_number" checked=${form.closes_number}
+          onChange=${set("closes_number")} /> ${t("disp_closes")}</label>
+        <label class="check"><input type="checkbox" name="active" checked=${form.active}
+          onChange=${set("active")} /> ${t("disp_active")}</label>
+        <button type="submit">${t("add")}</button>
+      </form>
+    </section>
+    <section class="panel" aria-labelledby="disp-policy-h">
+      <h2 id="disp-policy-h">${t("disp_policy", { list: listName(shown) })}</h2>
+      <p class="note" data-testid="disp-policy-source">${t(policy.own ? "disp_policy_own" : "disp_policy_none")}</p>
+      <form class="inline" onSubmit=${savePolicy} data-testid="disp-policy">
+        <label class="check"><input type="checkbox" name="required" checked=${policy.required}
+          onChange=${(e) => setPolicy({ ...policy, required: e.target.checked })} /> ${t("disp_required")}</label>
+        <label>${t("disp_seconds")}<input name="seconds" type="number" min="0" max="3600" class="short"
+          value=${policy.seconds} onInput=${(e) => setPolicy({ ...policy, seconds: e.target.value })} /></label>
+        <button type="submit">${t("disp_save_policy")}</button>
+      </form>
+    </section>`}`;
+}
+
 const VIEWS = { users: Users, interfaces: Interfaces, "pause-reasons": PauseReasons,
-  "card-fields": CardFields, webhooks: Webhooks };
+  "card-fields": CardFields, webhooks: Webhooks, dispositions: Dispositions };
 
 function Admin() {
   const [lang, t, choose] = useLanguage();
