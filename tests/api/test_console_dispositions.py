@@ -110,6 +110,17 @@ async def test_the_admin_builds_a_queues_list_and_its_wrapup_policy(site, browse
     assert [d["code"] for d in listed["dispositions"]] == ["sold", "no_interest"]
     assert listed["policy"]["required"] is True and listed["policy"]["seconds"] == 30
 
+    # reorder: no_interest moves up, and the desktop's list follows
+    await page.get_by_role("button", name="Move no_interest up").click()
+    await page.get_by_test_id("note").get_by_text("no_interest is now number 1").wait_for()
+    rows = await page.locator("[data-testid=disposition]").evaluate_all(
+        "rows => rows.map(r => r.dataset.code)")
+    assert rows == ["no_interest", "sold"]
+    listed = (await api.get("/dispositions?key=support", "admin")).json()
+    assert [d["code"] for d in listed["dispositions"]] == ["no_interest", "sold"]
+    assert await page.get_by_role("button", name="Move no_interest down").evaluate(
+        "e => e === document.activeElement")  # the focus stays with the row moved
+
     # delete, with a confirmation whose Cancel takes the focus
     row = page.locator("[data-testid=disposition][data-code=sold]")
     await row.get_by_role("button", name="Delete sold").click()
@@ -176,7 +187,7 @@ async def test_no_serious_accessibility_violations(site, browser, api):
         await page.locator("input[name=key]").press("Enter")
         await page.get_by_test_id("disposition").first.wait_for()
         found[f"list {lang}"] = await serious_accessibility_violations(page)
-        await page.get_by_test_id("disposition").first.locator("button").first.click()
+        await page.get_by_test_id("disposition").first.locator("button").nth(2).click()  # Edit
         await page.locator("[data-testid=disposition].editing").wait_for()
         found[f"editing {lang}"] = await serious_accessibility_violations(page)
     assert found == {name: [] for name in found}

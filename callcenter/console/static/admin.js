@@ -499,6 +499,22 @@ function Dispositions({ t }) {
     if (await run(`/admin/dispositions/${d.id}`, { method: "DELETE" },
       () => t("disp_deleted", { code: d.code }))) load();
   }
+  // moves a row one place: the list is renumbered 10, 20, ... and each changed row patched
+  async function move(index, by) {
+    const order = [...items];
+    [order[index], order[index + by]] = [order[index + by], order[index]];
+    const changed = order.map((d, i) => [d, (i + 1) * 10]).filter(([d, p]) => d.position !== p);
+    for (const [d, position] of changed) {
+      if (!await run(`/admin/dispositions/${d.id}`, { method: "PATCH", body: { position } })) return;
+    }
+    const moved = items[index];
+    await load();
+    setNote({ error: false, text: t("disp_moved", { code: moved.code, n: index + by + 1 }) });
+    // the focus stays with the row moved: on the same arrow, or the other one at an end
+    const arrows = [...document.querySelectorAll(
+      `[data-testid=disposition][data-code="${moved.code}"] [data-move]`)].filter((a) => !a.disabled);
+    (arrows.find((a) => a.dataset.move === String(by)) || arrows[0])?.focus();
+  }
   async function savePolicy(e) {
     e.preventDefault();
     const body = { required: policy.required, seconds: Number(policy.seconds) || 0 };
@@ -512,7 +528,7 @@ function Dispositions({ t }) {
       : t("disp_queue_list", { key: s.key }));
   // keyed by mode: an edited row is a new element, so the key that opened it cannot press
   // the button that takes the Edit button's place
-  const row = (d) => (editing && editing.id === d.id
+  const row = (d, i) => (editing && editing.id === d.id
     ? html`<tr key=${`edit-${d.id}`} data-testid="disposition" data-code=${d.code} class="editing">
       <td><code>${d.code}</code></td>
       <td><input form="disp-edit" name="label" required maxlength="80" ref=${focusOnMount}
@@ -536,6 +552,10 @@ function Dispositions({ t }) {
       <td>${d.retry_after_minutes ?? "—"}</td>
       <td>${d.active ? t("disp_yes") : t("disp_no")}</td>
       <td class="actions">
+        <button type="button" data-move="-1" disabled=${i === 0} aria-label=${t("disp_up_label", { code: d.code })}
+          onClick=${() => move(i, -1)}>↑</button>
+        <button type="button" data-move="1" disabled=${i === items.length - 1} aria-label=${t("disp_down_label", { code: d.code })}
+          onClick=${() => move(i, 1)}>↓</button>
         <button type="button" aria-label=${t("disp_edit_label", { code: d.code })}
           onClick=${() => { setDeleting(null); setEditing({ ...d }); }}>${t("disp_edit")}</button>
         ${deleting === d.id
