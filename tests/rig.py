@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -192,11 +192,13 @@ class Asterisk:
 
 
 def write_test_ivr(directory: Path) -> Path:
-    """The test menus (tests/asterisk/ivr.toml), "closed" on holiday today in their timezone."""
-    today = datetime.now(ZoneInfo("Europe/Moscow")).date().isoformat()
+    """The test menus (tests/asterisk/ivr.toml), "closed" on holiday today in their timezone,
+    and tomorrow too: a test session may run past midnight in Moscow."""
+    today = datetime.now(ZoneInfo("Europe/Moscow")).date()
+    days = ", ".join(f'"{day.isoformat()}"' for day in (today, today + timedelta(days=1)))
     path = directory / "ivr.toml"
     path.write_text((ROOT / "tests" / "asterisk" / "ivr.toml").read_text()
-                    .replace("{today}", today))
+                    .replace('"{today}"', days))
     return path
 
 
