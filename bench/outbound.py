@@ -4,6 +4,7 @@ from an agent becoming free to their phone ringing through the real Asterisk."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import tempfile
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.common import Result, p50, percentile
+from callcenter.ami.client import AMIError
 from callcenter.db import create_engine, session_factory
 from callcenter.projects import service as projects
 from callcenter.projects.models import Project
@@ -99,8 +101,10 @@ async def _free_to_ringing(database_url: str, recordings: Path,
         async with service.sessions() as session:
             await create_user(session, username="bench-dialler", role="agent",
                               agent_name="Bench", interface=interface, password="x" * 12)
+            # calling hours around the clock: the bench runs at any hour
             project = Project(name="bench-free", mode="progressive", status="running",
-                              wrapup_seconds=0, ring_seconds=10)
+                              wrapup_seconds=0, ring_seconds=10, hours_start=0,
+                              hours_end=24 * 60)
             session.add(project)
             await session.flush()
             await projects.set_agents(session, project.id, ["Bench"])
@@ -142,9 +146,12 @@ async def _free_to_ringing(database_url: str, recordings: Path,
                 "Async": "true"})
             direct.append(await asyncio.wait_for(ringing.get(), 20) - sent)
             await asyncio.sleep(3)  # the call ends (the customer talks 2 s)
-        await ami.action({"Action": "QueueRemove", "Queue": "sales", "Interface": interface})
         return delays, direct
     finally:
+        # also after a failed round: the next run adds the member again
+        with contextlib.suppress(AMIError, TimeoutError):
+            await service.ami.client.action({"Action": "QueueRemove", "Queue": "sales",
+                                             "Interface": interface})
         await service.stop()
 
 
