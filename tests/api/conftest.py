@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import struct
 import wave
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,9 +57,10 @@ def write_wav(path: Path, seconds: float = 2.0, rate: int = 8000) -> Path:
     return path
 
 
-@pytest.fixture
-async def api(tmp_path) -> Api:
-    url = f"sqlite+aiosqlite:///{tmp_path}/api.db"
+@asynccontextmanager
+async def serving_api(url: str, tmp_path: Path) -> AsyncIterator[Api]:
+    """The app on the database at `url` (migrated here), with a user per role: root (admin),
+    sue (supervisor), anna and boris (agents; boris's token is "other_agent")."""
     await asyncio.to_thread(upgrade, url)
     settings = Settings(database_url=url, recordings_dir=tmp_path / "recordings",
                         spool_dir=tmp_path / "spool", ami_port=free_port(), agi_port=0)
@@ -74,11 +78,30 @@ async def api(tmp_path) -> Api:
                 session, user)
         await session.commit()
     transport = httpx.ASGITransport(app=create_app(service=service))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield Api(service, client, tokens)
-    service.workers.shutdown()
-    await service.engine.dispose()
-    await service.telephony_engine.dispose()
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield Api(service, client, tokens)
+    finally:
+        service.workers.shutdown()
+        await service.engine.dispose()
+        await service.telephony_engine.dispose()
+
+
+_databases = itertools.count()
+
+
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path, prefix: str) -> str:
+    """For a fixture parametrized ["sqlite", "postgresql"]: a fresh database of either kind."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/api.db"
+    return await asyncio.to_thread(request.getfixturevalue("postgres").create_database,
+                                   f"{prefix}_{next(_databases)}_{id(tmp_path)}")
+
+
+@pytest.fixture
+async def api(tmp_path) -> AsyncIterator[Api]:
+    async with serving_api(f"sqlite+aiosqlite:///{tmp_path}/api.db", tmp_path) as served:
+        yield served
 
 
 @pytest.fixture

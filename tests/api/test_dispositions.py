@@ -2,67 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import itertools
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from callcenter.api.app import create_app
 from callcenter.audit.models import AuditEntry
 from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call
-from callcenter.migrate import upgrade
-from callcenter.service import Service
-from callcenter.settings import Settings
-from callcenter.users.service import create_token, create_user
-from tests.api.conftest import Api
-from tests.rig import free_port
-
-_databases = itertools.count()
-WHEN = datetime(2026, 11, 20, 10, 1, tzinfo=UTC)
+from tests.api.conftest import Api, database_url, serving_api
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def dapi(request: pytest.FixtureRequest, tmp_path) -> Api:
+async def dapi(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Api]:
     """The API with a user per role and two answered calls in `support` (Anna's, Boris's)."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/api.db"
-    else:
-        url = await asyncio.to_thread(request.getfixturevalue("postgres").create_database,
-                                      f"desk_{next(_databases)}_{id(tmp_path)}")
-    await asyncio.to_thread(upgrade, url)
-    settings = Settings(database_url=url, recordings_dir=tmp_path / "recordings",
-                        spool_dir=tmp_path / "spool", ami_port=free_port(), agi_port=0)
-    service = Service(settings)
-    tokens = {}
-    async with service.sessions() as session:
-        for username, role, agent, interface in [
-            ("root", "admin", None, None), ("sue", "supervisor", None, None),
-            ("anna", "agent", "Anna", "Local/2001@cc-test-agent/n"),
-            ("boris", "agent", "Boris", "Local/2002@cc-test-agent/n"),
-        ]:
-            user = await create_user(session, username=username, role=role, agent_name=agent,
-                                     interface=interface, password="correct horse")
-            tokens[role if username != "boris" else "other_agent"] = await create_token(
-                session, user)
+    async with serving_api(await database_url(request, tmp_path, "desk"), tmp_path) as served:
         now = datetime.now(UTC) - timedelta(hours=1)
-        for agent, linkedid in (("Anna", "call-anna"), ("Boris", "call-boris")):
-            session.add(Call(linkedid=linkedid, direction="inbound", caller="+79161234567",
-                             called="+74950000000", started_at=now, queue="support",
-                             answered_at=now, ended_at=now, agent=agent, wait_seconds=3,
-                             talk_seconds=60, outcome="answered", end_inferred=False))
-        await session.commit()
-    transport = httpx.ASGITransport(app=create_app(service=service))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield Api(service, client, tokens)
-    service.workers.shutdown()
-    await service.engine.dispose()
-    await service.telephony_engine.dispose()
+        async with served.service.sessions() as session:
+            for agent, linkedid in (("Anna", "call-anna"), ("Boris", "call-boris")):
+                session.add(Call(linkedid=linkedid, direction="inbound", caller="+79161234567",
+                                 called="+74950000000", started_at=now, queue="support",
+                                 answered_at=now, ended_at=now, agent=agent, wait_seconds=3,
+                                 talk_seconds=60, outcome="answered", end_inferred=False))
+            await session.commit()
+        yield served
 
 
 async def _send(api: Api, method: str, path: str, role: str, **kw) -> httpx.Response:

@@ -3,27 +3,19 @@ walked with its answers stored, and what agents may not see. The clock is the di
 
 from __future__ import annotations
 
-import asyncio
-import itertools
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from callcenter.api.app import create_app
 from callcenter.calls.models import Call
 from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.dispositions.models import CallWrapup, Disposition
-from callcenter.migrate import upgrade
 from callcenter.projects import service
 from callcenter.projects.models import ProjectAttempt, ProjectEntry
 from callcenter.scripts.models import ScriptAnswer, ScriptRun
-from callcenter.service import Service
-from callcenter.settings import Settings
-from callcenter.users.service import create_token, create_user
-from tests.api.conftest import Api
-from tests.rig import free_port
+from tests.api.conftest import Api, database_url, serving_api
 
 NOON_MSK = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 CSV = """ФИО;Телефон;Email;Компания
@@ -37,38 +29,12 @@ CSV = """ФИО;Телефон;Email;Компания
 """
 
 
-_databases = itertools.count()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def api(request: pytest.FixtureRequest, tmp_path) -> Api:
+async def api(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Api]:
     """The API on both databases, with a user per role."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/api.db"
-    else:
-        url = await asyncio.to_thread(request.getfixturevalue("postgres").create_database,
-                                      f"outbound_{next(_databases)}_{id(tmp_path)}")
-    await asyncio.to_thread(upgrade, url)
-    service = Service(Settings(database_url=url, recordings_dir=tmp_path / "recordings",
-                               spool_dir=tmp_path / "spool", ami_port=free_port(), agi_port=0))
-    tokens = {}
-    async with service.sessions() as session:
-        for username, role, agent, interface in [
-            ("root", "admin", None, None), ("sue", "supervisor", None, None),
-            ("anna", "agent", "Anna", "Local/2001@cc-test-agent/n"),
-            ("boris", "agent", "Boris", "Local/2002@cc-test-agent/n"),
-        ]:
-            user = await create_user(session, username=username, role=role, agent_name=agent,
-                                     interface=interface, password="correct horse")
-            tokens[role if username != "boris" else "other_agent"] = await create_token(
-                session, user)
-        await session.commit()
-    transport = httpx.ASGITransport(app=create_app(service=service))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield Api(service, client, tokens)
-    service.workers.shutdown()
-    await service.engine.dispose()
-    await service.telephony_engine.dispose()
+    async with serving_api(await database_url(request, tmp_path, "outbound"),
+                           tmp_path) as served:
+        yield served
 
 
 class Clock:
