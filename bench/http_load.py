@@ -13,6 +13,7 @@ from urllib.parse import quote
 import asyncpg
 
 from bench.populate import number, raw_dsn
+from callcenter.contacts.screenpop import POP_SERVER_SETTINGS
 
 FORMATS = [
     lambda n: f"+7 {n[2:5]} {n[5:8]}-{n[8:10]}-{n[10:]}",
@@ -130,10 +131,12 @@ def http_open_loop(host: str, port: int, token: str, contacts: int, rate: float,
 
 def raw_open_loop(url: str, contacts: int, rate: float, seconds: float, sql: str,
                   connections: int = 8) -> list[float]:
-    """The service's own pop statement at `rate` a second, open loop, straight on asyncpg."""
+    """The service's own pop statement at `rate` a second, open loop, straight on asyncpg
+    (with the service's connection settings)."""
     async def main() -> list[float]:
         pool = await asyncpg.create_pool(raw_dsn(url), min_size=connections,
-                                         max_size=connections)
+                                         max_size=connections,
+                                         server_settings=POP_SERVER_SETTINGS)
 
         async def request(rng: random.Random) -> None:
             await pool.fetchrow(sql, number(rng.randrange(1, contacts + 1)))
@@ -150,7 +153,8 @@ def raw_saturation(url: str, contacts: int, seconds: float, sql: str,
     """The service's own pop statement, closed loop: as many as `concurrency` at once."""
     async def main() -> list[float]:
         pool = await asyncpg.create_pool(raw_dsn(url), min_size=concurrency,
-                                         max_size=concurrency)
+                                         max_size=concurrency,
+                                         server_settings=POP_SERVER_SETTINGS)
         latencies: list[float] = []
         deadline = time.perf_counter() + seconds
 
