@@ -1,11 +1,16 @@
 """Recordings converted on the fly by an ffmpeg process, streamed: no whole file in memory,
-nothing on the event loop. How many run at once is bounded by the caller (Service.conversions)."""
+nothing on the event loop. How many run at once is bounded by the caller (Service.conversions).
+
+ffmpeg is started from a thread by `subprocess.Popen` (vfork + exec), not by the loop's
+`create_subprocess_exec`: uvloop forks, and forking the service's few hundred MB stalled the
+loop 40-50 ms a conversion (telephony's AMI events waited behind it)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,17 +23,24 @@ FORMATS = {"mp3": ["-f", "mp3", "-codec:a", "libmp3lame", "-q:a", "5"],
 async def convert(path: Path, format: str) -> AsyncIterator[bytes]:
     """The recording in `format`, as ffmpeg produces it; the process is killed if the
     consumer stops early."""
-    process = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), *FORMATS[format], "-",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    process = await asyncio.to_thread(
+        subprocess.Popen,
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), *FORMATS[format], "-"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
     with contextlib.suppress(ProcessLookupError):  # the telephony process comes first
         os.setpriority(os.PRIO_PROCESS, process.pid, BACKGROUND_NICENESS)
+    stdout = asyncio.StreamReader()
+    transport: asyncio.BaseTransport | None = None
     try:
-        while chunk := await process.stdout.read(65536):
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stdout), process.stdout)
+        while chunk := await stdout.read(65536):
             yield chunk
     finally:
-        if process.returncode is None:
+        if transport is not None:
+            transport.close()
+        if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-        await process.wait()
+        await asyncio.to_thread(process.wait)
