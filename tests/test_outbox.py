@@ -6,22 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from callcenter.calls.models import Call
 from callcenter.calls.persist import save_calls
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import AgentStateRecord, CallRecord, CallTracker
+from callcenter.contacts.importer import Report, apply, parse_file, spooled
+from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.db import create_engine, session_factory
 from callcenter.migrate import upgrade
+from callcenter.outbox.contacts import contact_changed_event
 from callcenter.outbox.deliver import Deliverer
 from callcenter.outbox.emit import Event, emit_many, signal
 from callcenter.outbox.live import LiveCallEvents
 from callcenter.outbox.models import OutboxEvent, WebhookDelivery
 from callcenter.outbox.service import create_subscription, redeliver
+from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import recording_path
+from callcenter.recordings.sweep import sweep_orphans
 from callcenter.settings import Settings
 from tests.test_store import unique
 from tests.unit.trace import messages
@@ -270,3 +278,81 @@ async def test_two_records_that_both_think_they_are_first_end_the_call_once(data
     assert [(e.type, e.payload["outcome"], e.payload.get("previous_outcome"))
             for e in events] == [("call.ended", "abandoned", None),
                                  ("call.updated", "answered", "abandoned")]
+
+
+async def contact_events(sessions) -> list[OutboxEvent]:
+    async with sessions() as session:
+        return list(await session.scalars(select(OutboxEvent).where(
+            OutboxEvent.type == "contact.changed").order_by(OutboxEvent.id)))
+
+
+async def test_an_import_emits_one_contact_changed_per_contact_it_writes(database, tmp_path):
+    sessions = session_factory(database)
+    async with sessions() as session, session.begin():
+        anna = Contact(name="Anna Ivanova", email="anna@example.com",
+                       numbers=[ContactNumber(number="+79991112233", label="mobile")])
+        session.add(anna)
+    csv = tmp_path / "contacts.csv"
+    csv.write_text("name,phone,email,notes\n"
+                   "Anna Ivanova,+79991112244,anna@example.com,met at the fair\n"
+                   "Boris Petrov,+79995556677,,\n"
+                   "Boris P.,+79995556677;+79995556688,boris@example.com,\n")
+    parsed = await asyncio.to_thread(parse_file, csv, csv.name, None, "RU", tmp_path / "spool")
+    assert parsed.errors == []
+
+    with pytest.raises(RuntimeError):  # an import rolled back: no event either
+        async with sessions() as session, session.begin():
+            await apply(session, spooled(parsed.spool), on_duplicate="merge", report=Report())
+            raise RuntimeError("the import fails after its rows were written")
+    assert await contact_events(sessions) == []
+
+    report = Report()
+    async with sessions() as session, session.begin():
+        await apply(session, spooled(parsed.spool), on_duplicate="merge", report=report)
+    assert (report.created, report.merged) == (1, 2)
+    events = await contact_events(sessions)
+    assert len(events) == 2 and len({e.event_id for e in events}) == 2
+    by_id = {e.payload["contact_id"]: e for e in events}
+    assert len(by_id) == 2 and anna.id in by_id
+    merged = by_id.pop(anna.id)
+    assert merged.payload["change"] == "updated"
+    assert merged.ordering_key == f"contact-{anna.id}"
+    assert {n["number"]: n["label"] for n in merged.payload["numbers"]} == {
+        "+79991112233": "mobile", "+79991112244": None}
+    assert merged.payload["notes"] == "met at the fair"
+    [created] = by_id.values()
+    assert created.payload["change"] == "created"
+    assert created.payload["name"] == "Boris Petrov"
+    assert created.payload["email"] == "boris@example.com"
+    assert [n["number"] for n in created.payload["numbers"]] == ["+79995556677", "+79995556688"]
+    async with sessions() as session:  # the payload is the single-contact path's, key by key
+        stored = await session.get(Contact, created.payload["contact_id"])
+        assert created.payload == contact_changed_event(stored, "created").payload
+
+
+async def test_a_recording_linked_by_the_orphan_sweep_is_ready_once(database, tmp_path):
+    sessions = session_factory(database)
+    now = datetime.now(UTC)
+    linkedid = f"sweep-{uuid.uuid4().hex[:8]}"
+    directory = tmp_path / "recordings"
+    path = recording_path(directory, linkedid, now - timedelta(hours=1), "wav")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF")
+    stamp = (now - timedelta(hours=1)).timestamp()
+    os.utime(path, (stamp, stamp))
+    async with sessions() as session:
+        session.add(Call(linkedid=linkedid, direction="inbound", started_at=now, ended_at=now,
+                         answered_at=now, outcome="answered", source="ledger", evidence=3,
+                         end_inferred=False))
+        await session.commit()
+        for _ in range(2):  # the second sweep finds the file linked: nothing more
+            report = await sweep_orphans(session, directory,
+                                         older_than=now - timedelta(minutes=10), days=2,
+                                         final_source="ledger", keep_unanswered=False)
+    assert report.linked == []
+    async with sessions() as session:
+        recording = await session.scalar(select(Recording).where(Recording.path == str(path)))
+    [event] = await events_of(sessions, linkedid)
+    assert event.type == "recording.ready"
+    assert event.payload["recording_id"] == recording.id
+    assert event.payload["linkedid"] == linkedid and event.payload["format"] == "wav"
