@@ -9,6 +9,8 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from callcenter.contacts.models import Contact, ContactNumber
+from callcenter.outbox.contacts import contact_changed_event
+from callcenter.outbox.models import OutboxEvent
 
 MESSY_CSV = """ФИО;Телефон;E-mail;Комментарий;Company;VIP
 Иван Петров;+7 916 123-45-67;IVAN@example.com;first;Roga;да
@@ -98,3 +100,39 @@ async def test_bad_uploads_get_a_clear_error_and_change_nothing(api):
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "mapping"]
     assert await count(api, Contact) == 0 and await count(api, ContactNumber) == 0
+
+
+async def contact_events(api) -> list[OutboxEvent]:
+    async with api.service.sessions() as session:
+        return list(await session.scalars(select(OutboxEvent).where(
+            OutboxEvent.type == "contact.changed").order_by(OutboxEvent.id)))
+
+
+async def test_an_import_tells_the_crm_about_each_contact_once(api):
+    before = len(await contact_events(api))
+    body = (await upload(api, "clients.csv", MESSY_CSV)).json()
+    created = (await contact_events(api))[before:]
+    assert [e.payload["change"] for e in created] == ["created"] * body["created"]
+    assert len({e.payload["contact_id"] for e in created}) == body["created"]
+    ivan = next(e for e in created if e.payload["name"] == "Иван Петров")
+    assert ivan.ordering_key == f"contact-{ivan.payload['contact_id']}"
+    assert ivan.payload["email"] == "ivan@example.com"
+    assert "Roga" in ivan.payload["fields"].values()
+    async with api.service.sessions() as session:  # what POST /contacts would have sent
+        stored = await session.get(Contact, ivan.payload["contact_id"])
+        assert ivan.payload == contact_changed_event(stored, "created").payload
+
+    # strict, and a row whose numbers belong to two contacts: nothing imported, nothing told
+    conflict = "name,phone\nX,+7 916 123-45-67; 8 903 111 22 33\n"
+    body = (await upload(api, "bad.csv", conflict.encode(), on_duplicate="merge",
+                         strict="true")).json()
+    assert not body["imported"]
+    assert len(await contact_events(api)) == before + len(created)
+
+    csv = "name,phone,notes\nИван Петров,+7 916 123-45-67; +7 916 765-43-21,called back\n"
+    body = (await upload(api, "more.csv", csv.encode(), on_duplicate="merge")).json()
+    assert (body["created"], body["merged"]) == (0, 1)
+    [merged] = (await contact_events(api))[before + len(created):]
+    assert merged.payload["contact_id"] == ivan.payload["contact_id"]
+    assert merged.payload["change"] == "updated" and "called back" in merged.payload["notes"]
+    assert {n["number"] for n in merged.payload["numbers"]} == {"+79161234567", "+79167654321"}
