@@ -25,8 +25,9 @@ from callcenter.outbox.contacts import contact_changed_event
 from callcenter.outbox.deliver import Deliverer
 from callcenter.outbox.emit import Event, emit_many, signal
 from callcenter.outbox.live import LiveCallEvents
-from callcenter.outbox.models import OutboxEvent, WebhookDelivery
+from callcenter.outbox.models import OutboxEvent, OutboxStaged, WebhookDelivery
 from callcenter.outbox.service import create_subscription, redeliver
+from callcenter.outbox.staged import release
 from callcenter.recordings.models import Recording
 from callcenter.recordings.paths import recording_path
 from callcenter.recordings.sweep import sweep_orphans
@@ -286,6 +287,11 @@ async def contact_events(sessions) -> list[OutboxEvent]:
             OutboxEvent.type == "contact.changed").order_by(OutboxEvent.id)))
 
 
+async def staged(sessions) -> list[OutboxStaged]:
+    async with sessions() as session:
+        return list(await session.scalars(select(OutboxStaged).order_by(OutboxStaged.id)))
+
+
 async def test_an_import_emits_one_contact_changed_per_contact_it_writes(database, tmp_path):
     sessions = session_factory(database)
     async with sessions() as session, session.begin():
@@ -304,12 +310,16 @@ async def test_an_import_emits_one_contact_changed_per_contact_it_writes(databas
         async with sessions() as session, session.begin():
             await apply(session, spooled(parsed.spool), on_duplicate="merge", report=Report())
             raise RuntimeError("the import fails after its rows were written")
-    assert await contact_events(sessions) == []
+    assert await contact_events(sessions) == [] and await staged(sessions) == []
 
     report = Report()
     async with sessions() as session, session.begin():
         await apply(session, spooled(parsed.spool), on_duplicate="merge", report=report)
     assert (report.created, report.merged) == (1, 2)
+    # committed with the import, staged: in the outbox once released
+    assert await contact_events(sessions) == [] and len(await staged(sessions)) == 2
+    assert await release(sessions) == 2
+    assert await staged(sessions) == []
     events = await contact_events(sessions)
     assert len(events) == 2 and len({e.event_id for e in events}) == 2
     by_id = {e.payload["contact_id"]: e for e in events}

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.limits import column_length
 from callcenter.outbox.contacts import contact_changed_event
-from callcenter.outbox.emit import emit_many
+from callcenter.outbox.staged import stage
 from callcenter.phone import to_e164
 
 if TYPE_CHECKING:
@@ -361,7 +361,8 @@ async def apply(session: AsyncSession, batches: AsyncIterable[list[Row]], *,
                 on_duplicate: Literal["skip", "merge"], report: Report,
                 progress: Callable[[int], None] | None = None) -> None:
     """Creates or merges contacts a batch at a time (two queries and one flush per batch);
-    the caller commits (or rolls back) the whole import."""
+    the caller commits (or rolls back) the whole import, then releases its staged events
+    (`callcenter.outbox.staged.release`)."""
     numbers: dict[str, Ref] = {}  # what this import has seen so far -> its contact
     emails: dict[str, Ref] = {}
     done = 0
@@ -430,9 +431,10 @@ async def _apply_batch(session: AsyncSession, batch: list[Row], numbers: dict[st
     await session.flush()  # the merges
     await _insert(session, created)
     report.created += len(created)
-    # one contact.changed per contact the batch wrote, in its transaction, from what is in
-    # memory already: no query more
-    await emit_many(session, [*(contact_changed_event(c, "created") for c in created),
+    # one contact.changed per contact the batch wrote, from what is in memory already (no
+    # query more), staged in the import's transaction: the caller releases them after its
+    # commit (outbox/staged.py), never under the outbox's lock for the whole import
+    await stage(session, [*(contact_changed_event(c, "created") for c in created),
                               *(contact_changed_event(c, "updated") for c in merged.values())])
     report.skipped_duplicates += [{"line": line, "contact_id": _id(ref)} for line, ref in skipped]
     for row in batch:  # only ids outlive the batch: memory stays bounded
