@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from callcenter.contacts.importer import Report, apply, parse_file, spooled
 from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.outbox.contacts import contact_changed_event
-from callcenter.outbox.models import OutboxEvent
+from callcenter.outbox.models import OutboxEvent, OutboxStaged
+from callcenter.outbox.staged import release
 
 MESSY_CSV = """ФИО;Телефон;E-mail;Комментарий;Company;VIP
 Иван Петров;+7 916 123-45-67;IVAN@example.com;first;Roga;да
@@ -111,6 +114,7 @@ async def contact_events(api) -> list[OutboxEvent]:
 async def test_an_import_tells_the_crm_about_each_contact_once(api):
     before = len(await contact_events(api))
     body = (await upload(api, "clients.csv", MESSY_CSV)).json()
+    assert await count(api, OutboxStaged) == 0  # released by the request, after its commit
     created = (await contact_events(api))[before:]
     assert [e.payload["change"] for e in created] == ["created"] * body["created"]
     assert len({e.payload["contact_id"] for e in created}) == body["created"]
@@ -136,3 +140,28 @@ async def test_an_import_tells_the_crm_about_each_contact_once(api):
     assert merged.payload["contact_id"] == ivan.payload["contact_id"]
     assert merged.payload["change"] == "updated" and "called back" in merged.payload["notes"]
     assert {n["number"] for n in merged.payload["numbers"]} == {"+79161234567", "+79167654321"}
+
+
+async def test_a_contact_edited_before_its_import_is_released_is_told_created_first(
+        api, tmp_path):
+    """The service was killed between an import's commit and its release: its events are
+    staged. Editing one of its contacts sends that contact's `created` first, then `updated`;
+    the others wait for the release (the deliverer's next turn)."""
+    csv = tmp_path / "c.csv"
+    csv.write_text("name,phone\nAnna,+79991110001\nBoris,+79991110002\nVera,+79991110003\n")
+    parsed = await asyncio.to_thread(parse_file, csv, csv.name, None, "RU", tmp_path / "rows")
+    async with api.service.sessions() as session, session.begin():
+        await apply(session, spooled(parsed.spool), on_duplicate="skip", report=Report())
+    assert await count(api, OutboxStaged) == 3 and await contact_events(api) == []
+    async with api.service.sessions() as session:
+        boris = await session.scalar(select(Contact.id).where(Contact.name == "Boris"))
+    response = await api.client.patch(f"/contacts/{boris}", headers=api.headers("supervisor"),
+                                      json={"notes": "wants a call back"})
+    assert response.status_code == 200
+    told = await contact_events(api)
+    assert [(e.payload["contact_id"], e.payload["change"]) for e in told] == [
+        (boris, "created"), (boris, "updated")]
+    assert told[1].payload["notes"] == "wants a call back"
+    assert await count(api, OutboxStaged) == 2
+    assert await release(api.service.sessions) == 2
+    assert [e.payload["name"] for e in await contact_events(api)][2:] == ["Anna", "Vera"]
