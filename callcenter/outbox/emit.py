@@ -163,8 +163,11 @@ def _claim_staged(session: Session, rows: list[dict[str, Any]]) -> list[dict[str
     if not keys:
         return []
     table = OutboxStaged.__table__
-    claimed = session.execute(delete(table).where(table.c.ordering_key.in_(keys))
-                              .returning(table.c.id, *(table.c[c] for c in COLUMNS))).all()
+    ordered = sorted(keys)
+    claimed = [row for start in range(0, len(ordered), 1000)  # bound parameters: 32,767 max
+               for row in session.execute(
+                   delete(table).where(table.c.ordering_key.in_(ordered[start:start + 1000]))
+                   .returning(table.c.id, *(table.c[c] for c in COLUMNS)))]
     return [{column: getattr(row, column) for column in COLUMNS}
             for row in sorted(claimed, key=lambda row: row.id)]
 
