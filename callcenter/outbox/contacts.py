@@ -42,7 +42,9 @@ async def forget_in_outbox(session: AsyncSession, contact: Contact) -> int:
     """Forgetting a person reaches the outbox too: the events of their calls and of their
     contact keep their ids, types and order, but their payloads become
     `{"forgotten": true}` (deliveries still pending send that). Call before the contact's
-    numbers are erased (it finds the calls by them); returns the events scrubbed."""
+    numbers are erased (it finds the calls by them); returns the events scrubbed. The
+    contact's events an import staged and not yet released are scrubbed at this transaction's
+    commit, as the contact.changed `forgotten` it emits takes them along (emit.py)."""
     numbers = [n.number for n in contact.numbers]
     linkedids = list(await session.scalars(select(Call.linkedid).where(
         or_(Call.caller.in_(numbers), Call.called.in_(numbers), Call.contact_id == contact.id))))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, event, insert, select, text
+from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -168,7 +168,17 @@ def _claim_staged(session: Session, rows: list[dict[str, Any]]) -> list[dict[str
                for row in session.execute(
                    delete(table).where(table.c.ordering_key.in_(ordered[start:start + 1000]))
                    .returning(table.c.id, *(table.c[c] for c in COLUMNS)))]
+    forgotten = {row["ordering_key"] for row in rows if row["type"] == "contact.changed"
+                 and row["payload"].get("change") == "forgotten"}
+    if forgotten:
+        # a person forgotten (outbox/contacts.py forget_in_outbox scrubbed the outbox earlier
+        # in this transaction): their staged events go in scrubbed, and so do any a releaser
+        # moved in since that scrub (under the lock now: none can be moving)
+        outbox = OutboxEvent.__table__
+        session.execute(update(outbox).where(outbox.c.ordering_key.in_(forgotten))
+                        .values(payload={"forgotten": True}))
     return [{column: getattr(row, column) for column in COLUMNS}
+            | ({"payload": {"forgotten": True}} if row.ordering_key in forgotten else {})
             for row in sorted(claimed, key=lambda row: row.id)]
 
 

@@ -165,3 +165,26 @@ async def test_a_contact_edited_before_its_import_is_released_is_told_created_fi
     assert await count(api, OutboxStaged) == 2
     assert await release(api.service.sessions) == 2
     assert [e.payload["name"] for e in await contact_events(api)][2:] == ["Anna", "Vera"]
+
+
+async def test_a_contact_forgotten_before_its_import_is_released_is_never_told_in_full(
+        api, tmp_path):
+    """Forgetting a person whose import events are still staged: they reach the outbox
+    scrubbed, before the `forgotten` event, and the name is nowhere in the outbox."""
+    csv = tmp_path / "c.csv"
+    csv.write_text("name,phone\nGalina Forgetme,+79991110011\nDmitry,+79991110012\n")
+    parsed = await asyncio.to_thread(parse_file, csv, csv.name, None, "RU", tmp_path / "rows")
+    async with api.service.sessions() as session, session.begin():
+        await apply(session, spooled(parsed.spool), on_duplicate="skip", report=Report())
+    async with api.service.sessions() as session:
+        galina = await session.scalar(select(Contact.id).where(Contact.name == "Galina Forgetme"))
+    response = await api.client.delete(f"/contacts/{galina}", headers=api.headers("admin"),
+                                       params={"forget": "true"})
+    assert response.status_code == 200
+    assert await release(api.service.sessions) == 1  # Dmitry's
+    told = await contact_events(api)
+    assert [e.payload for e in told if e.ordering_key == f"contact-{galina}"] == [
+        {"forgotten": True}, {"contact_id": galina, "change": "forgotten"}]
+    assert [e.payload["name"] for e in told if e.ordering_key != f"contact-{galina}"] == [
+        "Dmitry"]
+    assert all("Forgetme" not in json.dumps(e.payload) for e in told)
