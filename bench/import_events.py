@@ -130,7 +130,8 @@ async def _bench(database_url: str, tmp: str) -> list[Result]:
         await engine.dispose()
     per_chunk = chunks[1:]  # the first: the look that found rows
     quiet_p99 = percentile(probe.during(*quiet), 99) * 1000
-    in_import = probe.during(started, done)
+    in_import = probe.during(started, imported)
+    in_release = probe.during(imported, done)
     in_old = probe.during(old_start, old_end)
     old_lock = (old_end - committing) * 1000
     return [
@@ -143,12 +144,15 @@ async def _bench(database_url: str, tmp: str) -> list[Result]:
                "all events at one commit, under the lock (before)", old_lock),
         Result("import events", "lock held per released chunk, max", max(per_chunk) * 1000,
                "ms", "all events at one commit, under the lock (before)", old_lock),
-        Result("import events", "another emitter's commit during import + release, p99",
+        Result("import events", "another emitter's commit during the import (staging), p99",
                percentile(in_import, 99) * 1000, "ms", "with nothing else running, p99",
                quiet_p99),
+        Result("import events", "another emitter's commit during the release, p99",
+               percentile(in_release, 99) * 1000, "ms", "with nothing else running, p99",
+               quiet_p99),
         Result("import events", "another emitter's commit during import + release, max",
-               max(in_import) * 1000, "ms", "during the one-commit insert (before), max",
-               max(in_old) * 1000),
+               max(max(in_import), max(in_release)) * 1000, "ms",
+               "during the one-commit insert (before), max", max(in_old) * 1000),
     ]
 
 
