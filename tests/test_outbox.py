@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -519,3 +520,19 @@ async def test_an_import_never_holds_the_ordering_lock_other_emitters_need(datab
         order = list(await session.scalars(select(OutboxEvent.event_id)
                                            .order_by(OutboxEvent.id)))
     assert order[:2] == [first, second] and len(order) == 4002  # the calls did not wait
+
+
+async def test_the_cli_import_releases_its_events_after_its_commit(database, tmp_path):
+    sessions = session_factory(database)
+    csv = tmp_path / "clients.csv"
+    csv.write_text("name,phone\nIrina,+79991234501\nOleg,+79991234502\n")
+    env = {**os.environ, "CALLCENTER_DATABASE_URL":
+           database.url.render_as_string(hide_password=False)}
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "callcenter", "contacts", "import", str(csv), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await done.communicate()
+    assert done.returncode == 0, err.decode()
+    assert [(e.payload["name"], e.payload["change"]) for e in await contact_events(sessions)] \
+        == [("Irina", "created"), ("Oleg", "created")]
+    assert await staged(sessions) == []
