@@ -188,3 +188,22 @@ async def test_a_contact_forgotten_before_its_import_is_released_is_never_told_i
     assert [e.payload["name"] for e in told if e.ordering_key != f"contact-{galina}"] == [
         "Dmitry"]
     assert all("Forgetme" not in json.dumps(e.payload) for e in told)
+
+
+async def test_an_import_whose_release_fails_still_answers_and_its_events_wait_staged(
+        api, monkeypatch):
+    """The release runs after the commit: its failure (the database gone for a moment) is
+    logged, the import is reported as done, and the deliverer's next turn releases them."""
+    from callcenter.outbox import staged as staging
+
+    async def unavailable(*_args, **_kw) -> int:
+        raise ConnectionError("the database went away after the commit")
+
+    monkeypatch.setattr(staging, "release", unavailable)
+    body = (await upload(api, "c.csv", b"name,phone\nZoya,+79991110021\n")).json()
+    assert body["imported"] and body["created"] == 1
+    assert await count(api, OutboxStaged) == 1 and await contact_events(api) == []
+    monkeypatch.undo()
+    assert await release(api.service.sessions) == 1
+    [told] = await contact_events(api)
+    assert told.payload["name"] == "Zoya"
