@@ -20,6 +20,7 @@ from bench import (
     ami_ingest,
     console_pages,
     heavy_web,
+    import_events,
     ledger_catchup,
     outbound,
     reports,
@@ -43,6 +44,7 @@ SUITES = {
     "speech": speech.run,
     "outbound": outbound.run,
     "webhooks": webhooks.run,
+    "importevents": import_events.run,
 }
 
 

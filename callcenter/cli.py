@@ -354,6 +354,7 @@ async def _contacts_import(settings: Settings, args: argparse.Namespace) -> int:
     from callcenter.contacts.importer import ImportFileError, apply, parse_file, spooled
     from callcenter.contacts.lookup import field_rules
     from callcenter.db import create_engine, session_factory
+    from callcenter.outbox.staged import release_or_log
 
     engine = create_engine(settings.database_url)
     try:
@@ -377,6 +378,7 @@ async def _contacts_import(settings: Settings, args: argparse.Namespace) -> int:
                             on_duplicate="merge" if args.merge else "skip", report=report,
                             progress=lambda done: _progress(done, parsed.rows))
                 await session.commit()
+            await release_or_log(session_factory(engine))  # its staged contact.changed events
     finally:
         await engine.dispose()
     print(file=sys.stderr)

@@ -6,22 +6,34 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import selectinload
+from sqlalchemy.util import await_only
 
+from callcenter.calls.models import Call
 from callcenter.calls.persist import save_calls
 from callcenter.calls.store import RecordWriter
 from callcenter.calls.tracker import AgentStateRecord, CallRecord, CallTracker
+from callcenter.contacts.importer import Report, Row, aenumerate, apply, parse_file, spooled
+from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.db import create_engine, session_factory
 from callcenter.migrate import upgrade
+from callcenter.outbox.contacts import contact_changed, contact_changed_event
 from callcenter.outbox.deliver import Deliverer
 from callcenter.outbox.emit import Event, emit_many, signal
 from callcenter.outbox.live import LiveCallEvents
-from callcenter.outbox.models import OutboxEvent, WebhookDelivery
+from callcenter.outbox.models import OutboxEvent, OutboxStaged, WebhookDelivery
 from callcenter.outbox.service import create_subscription, redeliver
+from callcenter.outbox.staged import release
+from callcenter.recordings.models import Recording
+from callcenter.recordings.paths import recording_path
+from callcenter.recordings.sweep import sweep_orphans
 from callcenter.settings import Settings
 from tests.test_store import unique
 from tests.unit.trace import messages
@@ -270,3 +282,257 @@ async def test_two_records_that_both_think_they_are_first_end_the_call_once(data
     assert [(e.type, e.payload["outcome"], e.payload.get("previous_outcome"))
             for e in events] == [("call.ended", "abandoned", None),
                                  ("call.updated", "answered", "abandoned")]
+
+
+async def contact_events(sessions) -> list[OutboxEvent]:
+    async with sessions() as session:
+        return list(await session.scalars(select(OutboxEvent).where(
+            OutboxEvent.type == "contact.changed").order_by(OutboxEvent.id)))
+
+
+async def staged(sessions) -> list[OutboxStaged]:
+    async with sessions() as session:
+        return list(await session.scalars(select(OutboxStaged).order_by(OutboxStaged.id)))
+
+
+async def test_an_import_emits_one_contact_changed_per_contact_it_writes(database, tmp_path):
+    sessions = session_factory(database)
+    async with sessions() as session, session.begin():
+        anna = Contact(name="Anna Ivanova", email="anna@example.com",
+                       numbers=[ContactNumber(number="+79991112233", label="mobile")])
+        session.add(anna)
+    csv = tmp_path / "contacts.csv"
+    csv.write_text("name,phone,email,notes\n"
+                   "Anna Ivanova,+79991112244,anna@example.com,met at the fair\n"
+                   "Boris Petrov,+79995556677,,\n"
+                   "Boris P.,+79995556677;+79995556688,boris@example.com,\n")
+    parsed = await asyncio.to_thread(parse_file, csv, csv.name, None, "RU", tmp_path / "spool")
+    assert parsed.errors == []
+
+    with pytest.raises(RuntimeError):  # an import rolled back: no event either
+        async with sessions() as session, session.begin():
+            await apply(session, spooled(parsed.spool), on_duplicate="merge", report=Report())
+            raise RuntimeError("the import fails after its rows were written")
+    assert await contact_events(sessions) == [] and await staged(sessions) == []
+
+    report = Report()
+    async with sessions() as session, session.begin():
+        await apply(session, spooled(parsed.spool), on_duplicate="merge", report=report)
+    assert (report.created, report.merged) == (1, 2)
+    # committed with the import, staged: in the outbox once released
+    assert await contact_events(sessions) == [] and len(await staged(sessions)) == 2
+    assert await release(sessions) == 2
+    assert await staged(sessions) == []
+    events = await contact_events(sessions)
+    assert len(events) == 2 and len({e.event_id for e in events}) == 2
+    by_id = {e.payload["contact_id"]: e for e in events}
+    assert len(by_id) == 2 and anna.id in by_id
+    merged = by_id.pop(anna.id)
+    assert merged.payload["change"] == "updated"
+    assert merged.ordering_key == f"contact-{anna.id}"
+    assert {n["number"]: n["label"] for n in merged.payload["numbers"]} == {
+        "+79991112233": "mobile", "+79991112244": None}
+    assert merged.payload["notes"] == "met at the fair"
+    [created] = by_id.values()
+    assert created.payload["change"] == "created"
+    assert created.payload["name"] == "Boris Petrov"
+    assert created.payload["email"] == "boris@example.com"
+    assert [n["number"] for n in created.payload["numbers"]] == ["+79995556677", "+79995556688"]
+    async with sessions() as session:  # the payload is the single-contact path's, key by key
+        stored = await session.get(Contact, created.payload["contact_id"])
+        assert created.payload == contact_changed_event(stored, "created").payload
+
+
+async def test_a_recording_linked_by_the_orphan_sweep_is_ready_once(database, tmp_path):
+    sessions = session_factory(database)
+    now = datetime.now(UTC)
+    linkedid = f"sweep-{uuid.uuid4().hex[:8]}"
+    directory = tmp_path / "recordings"
+    path = recording_path(directory, linkedid, now - timedelta(hours=1), "wav")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF")
+    stamp = (now - timedelta(hours=1)).timestamp()
+    os.utime(path, (stamp, stamp))
+    async with sessions() as session:
+        session.add(Call(linkedid=linkedid, direction="inbound", started_at=now, ended_at=now,
+                         answered_at=now, outcome="answered", source="ledger", evidence=3,
+                         end_inferred=False))
+        await session.commit()
+        for _ in range(2):  # the second sweep finds the file linked: nothing more
+            report = await sweep_orphans(session, directory,
+                                         older_than=now - timedelta(minutes=10), days=2,
+                                         final_source="ledger", keep_unanswered=False)
+    assert report.linked == []
+    async with sessions() as session:
+        recording = await session.scalar(select(Recording).where(Recording.path == str(path)))
+    [event] = await events_of(sessions, linkedid)
+    assert event.type == "recording.ready"
+    assert event.payload["recording_id"] == recording.id
+    assert event.payload["linkedid"] == linkedid and event.payload["format"] == "wav"
+
+
+def import_rows(count: int, tag: str) -> list[Row]:
+    """`count` new contacts as the importer's parser hands them over, numbers unique to tag."""
+    base = uuid.uuid5(uuid.NAMESPACE_OID, tag).int % 10**3
+    return [Row(line=i + 2, name=f"Client {tag} {i}", phones=[f"+7916{base:03d}{i:04d}"],
+                email=None, notes=None, vip=False, language=None, fields={})
+            for i in range(count)]
+
+
+async def batched(rows: list[Row], size: int = 200):
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+async def import_committed(sessions, rows: list[Row]) -> Report:
+    """An import committed and not released: what a kill -9 right after its commit leaves."""
+    report = Report()
+    async with sessions() as session, session.begin():
+        await apply(session, batched(rows), on_duplicate="merge", report=report)
+    return report
+
+
+async def test_an_imports_events_reach_the_outbox_in_order_once_after_release(database):
+    sessions = session_factory(database)
+    report = await import_committed(sessions, import_rows(1000, "order"))
+    assert report.created == 1000
+    stage = [s.event_id for s in await staged(sessions)]
+    assert len(stage) == 1000 and await contact_events(sessions) == []
+    assert await release(sessions, chunk=128) == 1000  # 8 chunks, the last one short
+    events = await contact_events(sessions)
+    assert [e.event_id for e in events] == stage  # the staged order, each once
+    assert [e.payload["name"] for e in events] == [f"Client order {i}" for i in range(1000)]
+    assert await staged(sessions) == [] and await release(sessions) == 0
+
+
+async def test_two_releasers_at_once_move_each_staged_event_once(database):
+    sessions = session_factory(database)
+    await import_committed(sessions, import_rows(1000, "twice"))
+    stage = [s.event_id for s in await staged(sessions)]
+    counts = await asyncio.gather(*(release(sessions, chunk=50) for _ in range(2)))
+    assert sum(counts) == 1000
+    assert [e.event_id for e in await contact_events(sessions)] == stage
+
+
+async def test_staged_events_a_crash_left_are_released_and_delivered_by_the_deliverer(
+        database):
+    sessions = session_factory(database)
+    receiver = Receiver("a-secret-for-the-crash-test")
+    await receiver.start()
+    await _subscribe(sessions, receiver, ["contact.changed"])
+    await import_committed(sessions, import_rows(700, "crash"))
+    stage = [s.event_id for s in await staged(sessions)]
+    task = asyncio.create_task(Deliverer(sessions, _settings()).run())
+    try:
+        arrived = await receiver.wait_for(lambda a: len(a) >= 700, 60)
+        assert sorted(a.event_id for a in arrived) == sorted(stage)
+        assert [e.event_id for e in await contact_events(sessions)] == stage
+        assert await staged(sessions) == []
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await receiver.stop()
+
+
+async def test_a_contact_updated_before_its_import_is_released_keeps_created_first(database):
+    sessions = session_factory(database)
+    await import_committed(sessions, import_rows(400, "key"))
+    async with sessions() as session:
+        contact = await session.scalar(select(Contact).where(Contact.name == "Client key 250")
+                                       .options(selectinload(Contact.numbers)))
+        contact.notes = "called back"
+        await contact_changed(session, contact, "updated")  # what PATCH /contacts/{id} does
+        await session.commit()
+    key = f"contact-{contact.id}"
+    mine = await events_of(sessions, key)
+    assert [e.payload["change"] for e in mine] == ["created", "updated"]
+    assert mine[1].payload["notes"] == "called back"
+    others = await staged(sessions)  # the rest of the import waits for its release
+    assert len(others) == 399 and key not in {s.ordering_key for s in others}
+    assert await release(sessions) == 399
+    assert len(await contact_events(sessions)) == 400 + 1
+    assert [e.payload["change"] for e in await events_of(sessions, key)] == [
+        "created", "updated"]
+
+
+async def test_an_import_never_holds_the_ordering_lock_other_emitters_need(database):
+    """PostgreSQL (SQLite serialises writers anyway): while a large import is open, in the
+    middle of its batches and inside its commit, a call's record commits its event."""
+    if database.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    sessions = session_factory(database)
+    halfway, resume = asyncio.Event(), asyncio.Event()
+    committing, proceed = asyncio.Event(), asyncio.Event()
+    rows = import_rows(4000, "lock")
+
+    async def batches():
+        async for count, batch in aenumerate(batched(rows)):
+            if count == 10:
+                halfway.set()
+                await resume.wait()
+            yield batch
+
+    async def hold() -> None:
+        committing.set()
+        await proceed.wait()
+
+    async def importing() -> Report:
+        report = Report()
+        async with sessions() as session:
+            pids["import"] = await session.scalar(text("SELECT pg_backend_pid()"))
+            await apply(session, batches(), on_duplicate="merge", report=report)
+            # after the outbox's own before_commit listener (registered on the class first)
+            event.listen(session.sync_session, "before_commit", lambda _s: await_only(hold()))
+            await session.commit()
+        return report
+
+    async def a_call_ends(name: str) -> int:
+        async with asyncio.timeout(10), sessions() as session, session.begin():
+            [event_id] = await emit_many(session, [Event("call.ended", {"outcome": "answered"},
+                                                         f"lock-{name}")])
+        return event_id
+
+    async def advisory_locks_of_the_import() -> int:
+        async with sessions() as session:
+            return await session.scalar(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = :pid"),
+                {"pid": pids["import"]})
+
+    pids: dict[str, int] = {}
+    task = asyncio.create_task(importing())
+    try:
+        await halfway.wait()  # 2,000 contacts staged, the import's transaction open
+        first = await a_call_ends("staging")
+        resume.set()
+        await committing.wait()  # all 4,000 staged, inside the import's commit
+        assert await advisory_locks_of_the_import() == 0
+        second = await a_call_ends("committing")
+        assert not task.done()
+        proceed.set()
+        report = await task
+    finally:
+        resume.set()
+        proceed.set()
+        await asyncio.gather(task, return_exceptions=True)
+    assert report.created == 4000
+    assert await release(sessions) == 4000
+    async with sessions() as session:
+        order = list(await session.scalars(select(OutboxEvent.event_id)
+                                           .order_by(OutboxEvent.id)))
+    assert order[:2] == [first, second] and len(order) == 4002  # the calls did not wait
+
+
+async def test_the_cli_import_releases_its_events_after_its_commit(database, tmp_path):
+    sessions = session_factory(database)
+    csv = tmp_path / "clients.csv"
+    csv.write_text("name,phone\nIrina,+79991234501\nOleg,+79991234502\n")
+    env = {**os.environ, "CALLCENTER_DATABASE_URL":
+           database.url.render_as_string(hide_password=False)}
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "callcenter", "contacts", "import", str(csv), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await done.communicate()
+    assert done.returncode == 0, err.decode()
+    assert [(e.payload["name"], e.payload["change"]) for e in await contact_events(sessions)] \
+        == [("Irina", "created"), ("Oleg", "created")]
+    assert await staged(sessions) == []

@@ -39,6 +39,7 @@ from callcenter.contacts.lookup import field_rules
 from callcenter.contacts.models import CardField, Contact, ContactNumber
 from callcenter.limits import ONE_LINE, PLAIN_TEXT
 from callcenter.outbox.contacts import contact_changed, forget_in_outbox
+from callcenter.outbox.staged import release_or_log
 from callcenter.phone import to_e164
 from callcenter.policy import BUILT_IN, NOTES, FieldRule, Viewer
 
@@ -348,6 +349,9 @@ async def import_contacts(
                 except Exception:
                     await db.rollback()
                     raise
+                # its contact.changed events, staged in the import's transaction, into the
+                # outbox (short chunks; the deliverer would find them too, a turn later)
+                await release_or_log(service.sessions)
     except ImportTooLarge as exc:
         raise HTTPException(413, f"cannot import: {exc}") from None
     except ImportFileError as exc:

@@ -27,6 +27,7 @@ from callcenter.calls.tracker import CallRecord
 from callcenter.db import upsert
 from callcenter.outbox.catalogue import call_record
 from callcenter.outbox.emit import Event, emit_many
+from callcenter.outbox.recordings import recording_ready_events, returning_columns
 from callcenter.queues.models import QueueEntry
 from callcenter.recordings.consent import settle_unknown_consent
 from callcenter.recordings.files import recording_row
@@ -194,12 +195,8 @@ async def _save_recordings(session: AsyncSession, calls: list[CallRecord], *, fi
         added = list(await session.execute(
             upsert(session.bind.dialect.name, table)
             .on_conflict_do_nothing(index_elements=["path"])
-            .returning(table.c.id, table.c.linkedid, table.c.format, table.c.size_bytes,
-                       table.c.duration_seconds, table.c.created_at), recordings))
-        await emit_many(session, [Event("recording.ready", {
-            "recording_id": row.id, "linkedid": row.linkedid, "format": row.format,
-            "size_bytes": row.size_bytes, "duration_seconds": row.duration_seconds,
-            "created_at": row.created_at}, row.linkedid) for row in added])
+            .returning(*returning_columns(table)), recordings))
+        await emit_many(session, recording_ready_events(added))
 
 
 async def _update_callbacks(session: AsyncSession, saved: list[SavedCall]) -> None:

@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.limits import column_length
+from callcenter.outbox.contacts import contact_changed_event
+from callcenter.outbox.staged import stage
 from callcenter.phone import to_e164
 
 if TYPE_CHECKING:
@@ -359,7 +361,8 @@ async def apply(session: AsyncSession, batches: AsyncIterable[list[Row]], *,
                 on_duplicate: Literal["skip", "merge"], report: Report,
                 progress: Callable[[int], None] | None = None) -> None:
     """Creates or merges contacts a batch at a time (two queries and one flush per batch);
-    the caller commits (or rolls back) the whole import."""
+    the caller commits (or rolls back) the whole import, then releases its staged events
+    (`callcenter.outbox.staged.release`)."""
     numbers: dict[str, Ref] = {}  # what this import has seen so far -> its contact
     emails: dict[str, Ref] = {}
     done = 0
@@ -400,6 +403,7 @@ async def _apply_batch(session: AsyncSession, batch: list[Row], numbers: dict[st
         loaded = {c.id: c for c in await session.scalars(
             select(Contact).where(Contact.id.in_(ids)))}
     created: list[NewContact] = []
+    merged: dict[int, Contact] = {}  # stored contacts this batch adds to, in line order
     skipped: list[tuple[int, Ref]] = []
     for row in batch:
         owner = _owner(row, numbers, emails, stored_numbers, stored_emails)
@@ -412,6 +416,8 @@ async def _apply_batch(session: AsyncSession, batch: list[Row], numbers: dict[st
                 report.errors.append({"line": row.line, "errors": [
                     "its numbers belong to different contacts: not merged"]})
                 continue
+            if isinstance(owner, int):
+                merged.setdefault(owner, loaded[owner])
             _merge(loaded[owner] if isinstance(owner, int) else owner, row)
             report.merged += 1
         else:
@@ -425,6 +431,11 @@ async def _apply_batch(session: AsyncSession, batch: list[Row], numbers: dict[st
     await session.flush()  # the merges
     await _insert(session, created)
     report.created += len(created)
+    # one contact.changed per contact the batch wrote, from what is in memory already (no
+    # query more), staged in the import's transaction: the caller releases them after its
+    # commit (outbox/staged.py), never under the outbox's lock for the whole import
+    await stage(session, [*(contact_changed_event(c, "created") for c in created),
+                              *(contact_changed_event(c, "updated") for c in merged.values())])
     report.skipped_duplicates += [{"line": line, "contact_id": _id(ref)} for line, ref in skipped]
     for row in batch:  # only ids outlive the batch: memory stays bounded
         for seen, key in [*((numbers, n) for n in row.phones), (emails, row.email or "")]:

@@ -2,35 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.calls.models import Call
 from callcenter.contacts.models import Contact
-from callcenter.outbox.emit import emit
+from callcenter.outbox.emit import Event, emit_many
 from callcenter.outbox.models import OutboxEvent
 
+if TYPE_CHECKING:
+    from callcenter.contacts.importer import NewContact
 
-async def contact_changed(session: AsyncSession, contact: Contact,
-                          change: Literal["created", "updated", "deleted", "forgotten"]) -> None:
-    """In the transaction that changes the contact. A deleted or forgotten contact is named by
+
+Change = Literal["created", "updated", "deleted", "forgotten"]
+
+
+def contact_changed_event(contact: Contact | NewContact, change: Change) -> Event:
+    """The one contact.changed payload, of a stored contact or of one a contact import
+    creates (plain data, numbers without labels). A deleted or forgotten contact is named by
     its id only: nothing of the person is written again."""
     data: dict[str, object] = {"contact_id": contact.id, "change": change}
     if change in ("created", "updated"):
-        data |= {"name": contact.name,
-                 "numbers": [{"number": n.number, "label": n.label} for n in contact.numbers],
+        numbers = [{"number": n, "label": None} if isinstance(n, str)
+                   else {"number": n.number, "label": n.label} for n in contact.numbers]
+        data |= {"name": contact.name, "numbers": numbers,
                  "email": contact.email, "notes": contact.notes, "vip": contact.vip,
                  "language": contact.language, "fields": dict(contact.fields or {})}
-    await emit(session, "contact.changed", data, ordering_key=f"contact-{contact.id}")
+    return Event("contact.changed", data, f"contact-{contact.id}")
+
+
+async def contact_changed(session: AsyncSession, contact: Contact, change: Change) -> None:
+    """In the transaction that changes the contact."""
+    await emit_many(session, [contact_changed_event(contact, change)])
 
 
 async def forget_in_outbox(session: AsyncSession, contact: Contact) -> int:
     """Forgetting a person reaches the outbox too: the events of their calls and of their
     contact keep their ids, types and order, but their payloads become
     `{"forgotten": true}` (deliveries still pending send that). Call before the contact's
-    numbers are erased (it finds the calls by them); returns the events scrubbed."""
+    numbers are erased (it finds the calls by them); returns the events scrubbed. The
+    contact's events an import staged and not yet released are scrubbed at this transaction's
+    commit, as the contact.changed `forgotten` it emits takes them along (emit.py)."""
     numbers = [n.number for n in contact.numbers]
     linkedids = list(await session.scalars(select(Call.linkedid).where(
         or_(Call.caller.in_(numbers), Call.called.in_(numbers), Call.contact_id == contact.id))))

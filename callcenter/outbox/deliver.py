@@ -35,6 +35,7 @@ from callcenter.outbox.emit import signal, woken
 from callcenter.outbox.envelope import envelope
 from callcenter.outbox.models import OutboxEvent, OutboxMark, WebhookDelivery, WebhookSubscription
 from callcenter.outbox.signing import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, sign
+from callcenter.outbox.staged import release_or_log
 from callcenter.outbox.targets import UnsafeTarget, check_target
 from callcenter.settings import Settings
 
@@ -97,6 +98,9 @@ class Deliverer:
                 while True:
                     flag.clear()
                     await self._purge_if_due()  # hourly, busy or not
+                    # an import's staged events its own release missed (a crash in between,
+                    # another process): one indexed look when there are none
+                    await release_or_log(self.sessions)
                     await self.fan_out()
                     if await self.deliver_due(client):
                         continue

@@ -85,3 +85,21 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxStaged(Base):
+    """Events a bulk writer (a contact import) committed with its change but not yet moved
+    into the outbox: written without the ordering lock (no cursor of theirs is visible), then
+    released into `outbox_events` in short chunks, in `id` order (staged.py)."""
+
+    __tablename__ = "outbox_staged"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36))  # kept by the outbox row
+    type: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    # an emitter of the same key claims these first (emit.py): indexed
+    ordering_key: Mapped[str] = mapped_column(String(80), index=True)
+    agent: Mapped[str | None] = mapped_column(String(80))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.audit.log import audit
 from callcenter.calls.models import Call
 from callcenter.db import upsert
+from callcenter.outbox.emit import emit_many
+from callcenter.outbox.recordings import recording_ready_events, returning_columns
 from callcenter.recordings.files import recording_row
 from callcenter.recordings.models import Recording
 from callcenter.recordings.paths import delete_recordings
@@ -69,8 +71,12 @@ async def sweep_orphans(session: AsyncSession, recordings_dir: Path, *, older_th
         else:
             report.deleted.append(str(file))
     if rows:
-        await session.execute(upsert(session.bind.dialect.name, Recording.__table__)
-                              .on_conflict_do_nothing(index_elements=["path"]), rows)
+        table = Recording.__table__
+        added = list(await session.execute(
+            upsert(session.bind.dialect.name, table)
+            .on_conflict_do_nothing(index_elements=["path"])
+            .returning(*returning_columns(table)), rows))
+        await emit_many(session, recording_ready_events(added))  # committed below, with them
     if report.deleted:
         await asyncio.to_thread(delete_recordings, report.deleted)
         await session.execute(delete(Recording).where(Recording.path.in_(report.deleted)))
