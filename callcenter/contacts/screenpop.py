@@ -193,13 +193,16 @@ async def read_pop(sessions: async_sessionmaker[AsyncSession], raw_number: str, 
 # no array inside them: a call's recording ids come as "12,13").
 # Its connections plan it once (`plan_cache_mode = force_generic_plan`, see PopReader): left
 # to choose, PostgreSQL planned it anew on every execution (~350 µs of its ~470 µs of CPU a
-# pop), because a generic plan knows nothing of the number and inbound calls all have the
-# same `called` (the DID): as far as the statistics go, `called = $1` matches every call, and
-# the `started_at` index then looks as good as the (number, started_at) one, and is a
-# thousand times worse for a customer's number. So every read of calls by number orders by
-# both columns of its (number, started_at) index, which no other index can give without
-# sorting everything: the plan is that index whatever the statistics say, and bounded (the
-# counts stop at REPEAT_COUNT_CAP). The limits are literals for the same reason.
+# pop). A generic plan knows nothing of the number, and the statistics of `caller` and
+# `called` are dominated by the center's own numbers (inbound calls all have the DID in
+# `called`, outbound ones the CLI in `caller`): `called = $1` then seems to match every call,
+# and the plan walked the `started_at` index instead, a thousand times worse for a customer.
+# So calls are read by number as a range, `called >= $1 AND called <= $1`, in the order of
+# the (number, started_at) index: a range is not an equality the planner can drop from the
+# ORDER BY, so only that index gives the order without sorting, whatever the statistics say,
+# and each read is bounded (LIMIT; the counts stop at REPEAT_COUNT_CAP). The agent's check
+# compares `coalesce(agent, '')`, which no index serves: not an agent's whole history either.
+# The limits are literals for the same reason.
 POP_SQL = f"""
 SELECT c.id, c.name, c.email, c.notes, c.vip, c.language, c.fields::text AS fields,
        c.recording_opt_out,
@@ -212,20 +215,20 @@ SELECT c.id, c.name, c.email, c.notes, c.vip, c.language, c.fields::text AS fiel
                         (SELECT w.disposition_code FROM call_wrapups w
                          WHERE w.linkedid = k.linkedid))
              FROM calls k
-             WHERE k.id IN ((SELECT id FROM calls WHERE caller = $1
+             WHERE k.id IN ((SELECT id FROM calls WHERE caller >= $1 AND caller <= $1
                              ORDER BY caller DESC, started_at DESC LIMIT {LAST_CALLS})
                             UNION ALL
-                            (SELECT id FROM calls WHERE called = $1
+                            (SELECT id FROM calls WHERE called >= $1 AND called <= $1
                              ORDER BY called DESC, started_at DESC LIMIT {LAST_CALLS}))
              ORDER BY k.started_at DESC, k.id LIMIT {LAST_CALLS}) AS calls,
        ARRAY(SELECT ROW(b.id, b.queue, b.requested_at, b.source, b.due_at, b.assignee)
              FROM callbacks b
              WHERE b.number = $1 AND b.status = 'open' ORDER BY b.id) AS callbacks,
        ARRAY(SELECT ROW(f.name, f.kind, f.agent_visible) FROM card_fields f) AS rules,
-       (SELECT count(*) FROM (SELECT 1 FROM calls WHERE caller = $1
+       (SELECT count(*) FROM (SELECT 1 FROM calls WHERE caller >= $1 AND caller <= $1
                                 AND started_at >= now() - interval '{REPEAT_DAYS} days'
                               ORDER BY caller, started_at LIMIT {REPEAT_COUNT_CAP}) AS r)
-       + (SELECT count(*) FROM (SELECT 1 FROM calls WHERE called = $1
+       + (SELECT count(*) FROM (SELECT 1 FROM calls WHERE called >= $1 AND called <= $1
                                   AND started_at >= now() - interval '{REPEAT_DAYS} days'
                                 ORDER BY called, started_at LIMIT {REPEAT_COUNT_CAP}) AS r)
          AS recent_calls
@@ -236,11 +239,13 @@ LEFT JOIN contacts c ON c.id = (SELECT contact_id FROM contact_numbers WHERE num
 # (access.check_agent_may_read's rule).
 AGENT_POP_SQL = POP_SQL.replace("FROM (SELECT 1) AS one", """,
        EXISTS(SELECT 1 FROM (SELECT 1 FROM calls a
-                             WHERE a.caller = $1 AND a.agent = $3
+                             WHERE a.caller >= $1 AND a.caller <= $1
+                               AND coalesce(a.agent, '') = $3
                                AND (a.started_at >= $2 OR a.ended_at >= $2)
                              ORDER BY a.caller, a.started_at LIMIT 1) AS r)
        OR EXISTS(SELECT 1 FROM (SELECT 1 FROM calls a
-                                WHERE a.called = $1 AND a.agent = $3
+                                WHERE a.called >= $1 AND a.called <= $1
+                                  AND coalesce(a.agent, '') = $3
                                   AND (a.started_at >= $2 OR a.ended_at >= $2)
                                 ORDER BY a.called, a.started_at LIMIT 1) AS r) AS recent
 FROM (SELECT 1) AS one""")

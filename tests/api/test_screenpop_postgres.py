@@ -227,3 +227,42 @@ async def test_a_ring_pops_the_card_read_by_the_one_statement(pg_api):
         while not await pg_api.card_reads():
             await asyncio.sleep(0.05)  # written beside the pop, after it
     assert await pg_api.card_reads() == [("carl", str(pg_api.contact_id), "via=ring", None)]
+
+
+async def test_the_pop_statements_plan_reads_calls_by_number_whatever_the_statistics(pg_api):
+    """The pop connections plan their statements once, for any number (a generic plan). A
+    center's calls all carry its own numbers (the DID in `called` of inbound calls, the CLI
+    in `caller` of outbound ones), so the statistics say `called = $1` matches everything;
+    a plan by `started_at` or by agent then read a whole table per pop (10 ms and more at a
+    million calls). Whatever the statistics, every read of calls must go by number (checked
+    with the statistics of an inbound center, the case that broke it)."""
+    import asyncpg
+
+    from callcenter.contacts.screenpop import AGENT_POP_SQL, POP_SERVER_SETTINGS, POP_SQL
+
+    dsn = pg_api.service.settings.database_url.replace("postgresql+asyncpg://",
+                                                       "postgresql://", 1)
+    connection = await asyncpg.connect(dsn, server_settings=POP_SERVER_SETTINGS)
+    try:
+        now = datetime.now(UTC)
+        await connection.copy_records_to_table(
+            "calls", columns=["linkedid", "direction", "caller", "called", "started_at",
+                              "agent", "outcome", "end_inferred", "vip", "recording_opt_out",
+                              "source"],
+            # an inbound center: every call to one of its two DIDs
+            records=[(f"stat-{i}", "inbound", f"+7916{i % 20_000:07d}", f"+749500000{i % 2:02d}",
+                      now - timedelta(minutes=i), f"Agent{i % 5}", "answered", False, False,
+                      False, "ami") for i in range(30_000)])
+        await connection.execute("ANALYZE")
+        for sql, args in ((POP_SQL, "'+79160000007'"),
+                          (AGENT_POP_SQL, "'+79160000007', now() - interval '1 day', 'Agent2'")):
+            await connection.execute("DEALLOCATE ALL")
+            types = "text" if sql is POP_SQL else "text, timestamptz, text"
+            await connection.execute(f"PREPARE pop({types}) AS {sql}")
+            plan = "\n".join(r[0] for r in await connection.fetch(
+                f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE pop({args})"))
+            assert "ix_calls_started_at" not in plan and "ix_calls_agent" not in plan, plan
+            assert "Seq Scan on calls" not in plan, plan
+            assert "ix_calls_caller_started_at" in plan and "ix_calls_called_started_at" in plan
+    finally:
+        await connection.close()
