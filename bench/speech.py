@@ -63,18 +63,19 @@ def transcription(tmp: str) -> list[Result]:
 
 
 async def _populate(url: str) -> None:
+    """Its own linkedids (`speech-N`): `make bench` runs every suite on one database."""
     engine = create_engine(url)
     ru = "ARRAY[" + ",".join(f"'{w}'" for w in RU) + "]"
     async with engine.begin() as db:
         await db.execute(text(
             "INSERT INTO calls (linkedid, direction, started_at, queue, agent, outcome, "
             "end_inferred, vip, recording_opt_out, consent_unknown, source, evidence) "
-            "SELECT 'bench-' || g, 'inbound', now() - g * interval '1 minute', 'support', "
+            "SELECT 'speech-' || g, 'inbound', now() - g * interval '1 minute', 'support', "
             "'agent' || (g % 20), 'answered', false, false, false, false, 'ledger', 3 "
             f"FROM generate_series(1, {TRANSCRIPTS}) g"))
         await db.execute(text(
             "INSERT INTO recordings (linkedid, path, format, created_at) "
-            "SELECT 'bench-' || g, '/bench/' || g || '.wav', 'wav', now() "
+            "SELECT 'speech-' || g, '/bench/speech-' || g || '.wav', 'wav', now() "
             f"FROM generate_series(1, {TRANSCRIPTS}) g"))
         # 60 words a transcript; one in 200 has an accident ("авария") in some form
         await db.execute(text(
@@ -84,11 +85,11 @@ async def _populate(url: str) -> None:
             f"SELECT array_to_string(ARRAY(SELECT ({ru})[1 + floor(random() * {len(RU)})::int]"
             " FROM generate_series(1, 60) WHERE r.id > 0), ' ') || CASE WHEN r.id % 200 = 0 "
             "THEN ' у нас аварии на линии' ELSE '' END AS body) t "
-            "WHERE r.linkedid LIKE 'bench-%'"))
+            "WHERE r.linkedid LIKE 'speech-%'"))
         await db.execute(text(
             "UPDATE transcripts SET words = (SELECT json_agg(json_build_array(w, i * 0.4, "
             "i * 0.4 + 0.3)) FROM unnest(string_to_array(text, ' ')) WITH ORDINALITY AS "
-            "x(w, i)) WHERE linkedid LIKE 'bench-%'"))
+            "x(w, i)) WHERE linkedid LIKE 'speech-%'"))
         await db.execute(text("ANALYZE transcripts"))
         await db.execute(text("ANALYZE calls"))
     await engine.dispose()

@@ -17,6 +17,7 @@ class FakeAMI:
         self.actions: list[dict[str, str]] = []
         self.logins = 0
         self.connections: list[asyncio.StreamWriter] = []
+        self._handlers: set[asyncio.Task[None]] = set()
         self.server: asyncio.Server | None = None
         self.port = 0
 
@@ -29,6 +30,8 @@ class FakeAMI:
         assert self.server is not None
         self.server.close()
         self.drop()
+        if self._handlers:  # they read EOF now: ended, not cancelled later by asyncio.run
+            await asyncio.wait(self._handlers, timeout=5)
         with contextlib.suppress(Exception):
             await self.server.wait_closed()
 
@@ -46,6 +49,10 @@ class FakeAMI:
             writer.close()
             return
         self.connections.append(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         writer.write(b"Asterisk Call Manager/11.0.0\r\n" + self.after_greeting)
         parser = FrameParser()
         with contextlib.suppress(ConnectionError):
