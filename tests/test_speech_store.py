@@ -5,7 +5,7 @@ the role rules, and transcripts deleted with their recordings."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
@@ -115,3 +115,38 @@ async def test_transcripts_flags_search_roles_and_deletion(database):
             select(func.count()).select_from(table).where(table.recording_id == anna_rec))
             for table in (Transcript, QAFlag, SpeechJob)}
     assert left == {"transcripts": 0, "qa_flags": 0, "speech_jobs": 0}
+
+
+async def test_an_agents_search_lists_their_latest_calls_first(database):
+    """Backfill transcribes old calls after new ones: an agent still finds their latest calls
+    first (walked on their calls' index), while those who see every call get the newest
+    transcripts first (walked on the transcripts' key)."""
+    sessions = session_factory(database)
+    tag = uuid.uuid4().hex[:10]
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        calls = {}
+        for hours in (1, 2, 3):
+            linkedid = f"{tag}-{hours}h"
+            started = now - timedelta(hours=hours)
+            session.add(Call(linkedid=linkedid, direction="inbound", caller="+79161234567",
+                             started_at=started, answered_at=started, ended_at=started,
+                             queue=f"q{tag}", agent=f"Vera{tag}", outcome="answered",
+                             end_inferred=False))
+            recording = Recording(linkedid=linkedid, path=f"/nowhere/{linkedid}.wav",
+                                  format="wav", created_at=now)
+            session.add(recording)
+            await session.flush()
+            calls[hours] = (linkedid, recording.id)
+        await session.commit()
+        for hours in (2, 1, 3):  # the oldest call transcribed last (backfill)
+            linkedid, recording_id = calls[hours]
+            await speech.save_transcription(session, recording_id, linkedid, [
+                TrackWords("agent", "ru", said(f"доставка заказа {tag}"), 3.0),
+                TrackWords("customer", "ru", [], 3.0)], "test")
+    async with sessions() as session:
+        mine = await speech.search(session, f"доставка {tag}", AGENT, f"Vera{tag}")
+        assert [h.linkedid for h in mine] == [calls[1][0], calls[2][0], calls[3][0]]
+        everyone = [h.linkedid for h in await speech.search(
+            session, f"доставка {tag}", SUPERVISOR, None) if h.linkedid.startswith(tag)]
+        assert everyone == [calls[3][0], calls[1][0], calls[2][0]]

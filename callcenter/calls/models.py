@@ -12,9 +12,11 @@ from callcenter.db import Base, UTCDateTime
 
 class Call(Base):
     __tablename__ = "calls"
-    # a number's latest calls (screen pop) straight from an index, however many calls there are
+    # a number's latest calls (screen pop), and an agent's (their transcript search), straight
+    # from an index, however many calls there are
     __table_args__ = (Index("ix_calls_caller_started_at", "caller", "started_at"),
-                      Index("ix_calls_called_started_at", "called", "started_at"))
+                      Index("ix_calls_called_started_at", "called", "started_at"),
+                      Index("ix_calls_agent_started_at", "agent", "started_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     linkedid: Mapped[str] = mapped_column(String(64), unique=True)
