@@ -23,10 +23,8 @@ FORMATS = {"mp3": ["-f", "mp3", "-codec:a", "libmp3lame", "-q:a", "5"],
 async def convert(path: Path, format: str) -> AsyncIterator[bytes]:
     """The recording in `format`, as ffmpeg produces it; the process is killed if the
     consumer stops early."""
-    process = await asyncio.to_thread(
-        subprocess.Popen,
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), *FORMATS[format], "-"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = await _spawn(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), *FORMATS[format], "-"])
     assert process.stdout is not None
     with contextlib.suppress(ProcessLookupError):  # the telephony process comes first
         os.setpriority(os.PRIO_PROCESS, process.pid, BACKGROUND_NICENESS)
@@ -44,3 +42,24 @@ async def convert(path: Path, format: str) -> AsyncIterator[bytes]:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
         await asyncio.to_thread(process.wait)
+
+
+async def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
+    """ffmpeg started in a thread; killed if the request is cancelled meanwhile (the thread
+    finishes starting it all the same: nobody would read its output or stop it)."""
+    spawning = asyncio.ensure_future(asyncio.to_thread(
+        subprocess.Popen, args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL))
+    try:
+        return await asyncio.shield(spawning)
+    except asyncio.CancelledError:
+        spawning.add_done_callback(_kill_started)
+        raise
+
+
+def _kill_started(spawning: asyncio.Future[subprocess.Popen[bytes]]) -> None:
+    if not spawning.cancelled() and spawning.exception() is None:
+        process = spawning.result()
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.stdout.close()  # type: ignore[union-attr]
