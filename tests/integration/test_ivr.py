@@ -60,7 +60,7 @@ async def test_vip_contact_picks_billing_then_sales_by_dtmf(service, asterisk, a
     call = await wait_for_call(service, linkedid, timeout=90)
 
     assert (call.queue, call.agent, call.outcome) == ("sales", "Sveta", "answered")
-    assert call.ivr_path == "main>3>billing>1"
+    assert call.ivr_path == "main>3>billing>1", _seen(service, call)
     assert call.contact_id == contact.id and call.vip
     assert call.caller == number and call.caller_name == "Мария Иванова"
     # the notice in the contact's language, and the recording on disk, linked to the call
@@ -77,7 +77,7 @@ async def test_invalid_digit_gets_the_invalid_prompt_then_a_second_try(service, 
     linkedid = await place_inbound_call(service, caller=unique_number(), variables=IVR,
                                         press=["7", "2"])
     call = await wait_for_call(service, linkedid, timeout=90)
-    assert call.ivr_path == "main>invalid:7>2"
+    assert call.ivr_path == "main>invalid:7>2", _seen(service, call)
     assert (call.queue, call.agent, call.outcome) == ("support", "Anna", "answered")
     played = [sound for sound, _ in asterisk.played(await entry_channel(service, linkedid))]
     assert "please-try-again" in played
@@ -86,7 +86,7 @@ async def test_invalid_digit_gets_the_invalid_prompt_then_a_second_try(service, 
 async def test_no_digit_falls_back_to_the_operator_after_the_retries(service, agents):
     linkedid = await place_inbound_call(service, caller=unique_number(), variables=IVR)
     call = await wait_for_call(service, linkedid, timeout=90)
-    assert call.ivr_path == "main>timeout>timeout>failed"
+    assert call.ivr_path == "main>timeout>timeout>failed", _seen(service, call)
     assert (call.queue, call.outcome) == ("support", "answered")
 
 
@@ -95,7 +95,7 @@ async def test_out_of_hours_menu_says_goodbye_without_queueing(service, asterisk
                                         variables={"CC_IVR_MENU": "closed"})
     call = await wait_for_call(service, linkedid, timeout=60)
     assert (call.outcome, call.queue, call.agent) == ("closed", None, None)
-    assert call.ivr_path == "closed>closed"
+    assert call.ivr_path == "closed>closed", _seen(service, call)
     played = [sound for sound, _ in asterisk.played(await entry_channel(service, linkedid))]
     assert "vm-goodbye" in played
 
@@ -105,7 +105,7 @@ async def test_caller_hanging_up_in_the_menu_is_recorded_where_they_left(service
                                         patience=5)
     call = await wait_for_call(service, linkedid, timeout=60)
     assert (call.outcome, call.queue, call.hangup_by) == ("abandoned", None, "customer")
-    assert call.ivr_path == "main"
+    assert call.ivr_path == "main", _seen(service, call)
 
 
 async def test_caller_who_opted_out_is_not_recorded_and_the_call_is_flagged(service, agents):
@@ -129,3 +129,10 @@ async def test_callback_request_from_the_menu(service, agents):
         [callback] = await session.scalars(select(Callback).where(Callback.number == number))
     assert (callback.source, callback.queue, callback.status) == ("ivr", "support", "open")
     assert callback.linkedid == linkedid
+
+
+def _seen(service, call) -> str:
+    """What to read when a call's IVR path is missing: whose record it is (the ledger's alone
+    knows no IVR path) and whether the live path saw the call at all."""
+    return (f"source={call.source} evidence={call.evidence} end_inferred={call.end_inferred} "
+            f"ami_events={service.ami.events_seen} ami_connected={service.ami.connected}")
