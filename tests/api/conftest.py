@@ -24,7 +24,8 @@ from callcenter.recordings.models import Recording
 from callcenter.service import Service
 from callcenter.settings import Settings
 from callcenter.users.service import create_token, create_user
-from tests.rig import free_port
+from tests.browser import chromium
+from tests.rig import free_port, serving
 
 
 @dataclass
@@ -132,3 +133,17 @@ async def customer(api) -> dict:
         return {"contact_id": contact.id, "anna_recording": recordings["Anna"].id,
                 "boris_recording": recordings["Boris"].id,
                 "path": Path(recordings["Anna"].path)}
+
+
+@pytest.fixture
+async def site(api):
+    """The app over real HTTP on a free port, for a browser (the console pages' tests)."""
+    async with serving(create_app(service=api.service)) as address:
+        yield f"http://{address}"
+
+
+@pytest.fixture
+async def browser():
+    """Debian's Chromium through Playwright."""
+    async with chromium() as browser:
+        yield browser

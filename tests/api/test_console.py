@@ -6,23 +6,7 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from callcenter.api.app import create_app
-from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
-from tests.rig import serving
-
-
-@pytest.fixture
-async def site(api):
-    async with serving(create_app(service=api.service)) as address:
-        yield f"http://{address}"
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
+from tests.browser import new_page, serious_accessibility_violations, sign_in
 
 
 async def test_an_agent_signs_in_to_the_desktop_with_a_protected_session(site, browser):

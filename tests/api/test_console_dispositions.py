@@ -5,25 +5,10 @@ serious findings (none)."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
-from callcenter.api.app import create_app
 from callcenter.dispositions.models import Disposition, WrapupPolicy
-from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
-from tests.rig import serving
-
-
-@pytest.fixture
-async def site(api):
-    async with serving(create_app(service=api.service)) as address:
-        yield f"http://{address}"
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
+from tests.browser import new_page, serious_accessibility_violations, sign_in
 
 
 async def kept(api, key: str = "support") -> dict[str, Disposition]:

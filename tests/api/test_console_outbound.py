@@ -11,28 +11,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from callcenter.api.app import create_app
 from callcenter.contacts.models import Contact, ContactNumber
 from callcenter.projects.models import Project, ProjectAgent, ProjectEntry
 from callcenter.scripts import service as scripts
 from callcenter.scripts.models import ScriptAnswer, ScriptRun
-from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
-from tests.rig import serving
+from tests.browser import new_page, serious_accessibility_violations, sign_in
 
 ANNA = "Local/2001@cc-test-agent/n"
 NUMBER = "+79161234567"
-
-
-@pytest.fixture
-async def site(api):
-    async with serving(create_app(service=api.service)) as address:
-        yield f"http://{address}"
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

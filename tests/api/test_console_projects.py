@@ -9,25 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callcenter.api.app import create_app
 from callcenter.projects.models import Project, ProjectAttempt, ProjectEntry
 from tests.api.test_console_reports import screenshot
-from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
-from tests.rig import serving
+from tests.browser import new_page, serious_accessibility_violations, sign_in
 
 T0 = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def site(api):
-    async with serving(create_app(service=api.service)) as address:
-        yield f"http://{address}"
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

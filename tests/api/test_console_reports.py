@@ -12,23 +12,9 @@ from datetime import UTC, datetime
 import pytest
 
 from callcenter.agents.models import AgentStateChange
-from callcenter.api.app import create_app
 from callcenter.calls.models import Call
 from callcenter.recordings.models import Recording
-from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
-from tests.rig import serving
-
-
-@pytest.fixture
-async def site(api):
-    async with serving(create_app(service=api.service)) as address:
-        yield f"http://{address}"
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
+from tests.browser import new_page, serious_accessibility_violations, sign_in
 
 
 async def ffmpeg_wav(path, seconds: int) -> None:

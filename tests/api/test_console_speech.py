@@ -20,22 +20,7 @@ from callcenter.speech.engines import TrackWords
 from callcenter.speech.models import QAReview, QARule
 from callcenter.speech.text import Word
 from tests.api.test_console_reports import ffmpeg_wav, screenshot
-from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
-from tests.rig import serving
-
-
-@pytest.fixture
-async def site(api):
-    from callcenter.api.app import create_app
-
-    async with serving(create_app(service=api.service)) as address:
-        yield f"http://{address}"
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
+from tests.browser import new_page, serious_accessibility_violations, sign_in
 
 
 def said(text: str, start: float) -> list[Word]:

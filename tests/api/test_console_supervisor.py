@@ -14,7 +14,7 @@ import pytest
 from callcenter.api.app import create_app
 from callcenter.callbacks.models import Callback
 from tests.api.test_supervisor import seed_day
-from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
+from tests.browser import new_page, serious_accessibility_violations, sign_in
 from tests.rig import serving
 
 
@@ -27,12 +27,6 @@ async def site(api):
     today.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await today
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
 
 
 def members_and_a_caller(api) -> None:

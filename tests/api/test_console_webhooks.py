@@ -12,29 +12,15 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from callcenter.api.app import create_app
 from callcenter.outbox.deliver import Deliverer
 from callcenter.outbox.emit import Event, emit_many
 from callcenter.outbox.models import WebhookDelivery, WebhookSubscription
 from callcenter.outbox.service import create_subscription
 from tests.api.test_console_reports import screenshot
-from tests.browser import chromium, new_page, serious_accessibility_violations, sign_in
-from tests.rig import serving
+from tests.browser import new_page, serious_accessibility_violations, sign_in
 from tests.webhook_receiver import Receiver
 
 SECRET = "receiver-secret-0123456789"
-
-
-@pytest.fixture
-async def site(api):
-    async with serving(create_app(service=api.service)) as address:
-        yield f"http://{address}"
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
