@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import select, text
@@ -21,7 +22,14 @@ from callcenter.callbacks.models import Callback
 from callcenter.calls.models import Call
 from callcenter.calls.pops import Subscriber
 from callcenter.contacts.models import CardField, Contact, ContactNumber
-from callcenter.contacts.screenpop import PopData, Reader, load_pop
+from callcenter.contacts.screenpop import (
+    AGENT_POP_SQL,
+    POP_SERVER_SETTINGS,
+    POP_SQL,
+    PopData,
+    Reader,
+    load_pop,
+)
 from callcenter.migrate import upgrade
 from callcenter.recordings.models import Recording
 from callcenter.service import Service
@@ -236,10 +244,6 @@ async def test_the_pop_statements_plan_reads_calls_by_number_whatever_the_statis
     a plan by `started_at` or by agent then read a whole table per pop (10 ms and more at a
     million calls). Whatever the statistics, every read of calls must go by number (checked
     with the statistics of an inbound center, the case that broke it)."""
-    import asyncpg
-
-    from callcenter.contacts.screenpop import AGENT_POP_SQL, POP_SERVER_SETTINGS, POP_SQL
-
     dsn = pg_api.service.settings.database_url.replace("postgresql+asyncpg://",
                                                        "postgresql://", 1)
     connection = await asyncpg.connect(dsn, server_settings=POP_SERVER_SETTINGS)
